@@ -1,0 +1,5 @@
+"""Framework-free core of the Voice Lab pipeline.
+
+Nothing under this package imports Django: it is usable from a notebook, the CLI
+or a Celery worker alike. One module per concept of the pipeline.
+"""

@@ -1,0 +1,41 @@
+"""Websocket of the workspace: pushes a take's refreshed cell when its validation ends."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth.context_processors import PermWrapper
+from django.template.loader import render_to_string
+
+from labeling.models import Recording
+from labeling.services.takes import TAKES_GROUP
+
+
+class TakeUpdatesConsumer(AsyncWebsocketConsumer):
+    """Login required; the messages are htmx out-of-band swaps of the take's table cell."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        await self.channel_layer.group_add(TAKES_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(TAKES_GROUP, self.channel_name)
+
+    async def take_changed(self, event: dict) -> None:
+        html = await self._render(event["recording_id"])
+        if html:
+            await self.send(text_data=html)
+
+    @database_sync_to_async
+    def _render(self, recording_id: int) -> str | None:
+        take = Recording.objects.select_related("sentence__current_label", "sentence__active_take").filter(
+            pk=recording_id
+        ).first()
+        if take is None:
+            return None
+        context = {"sentence": take.sentence, "oob": True, "perms": PermWrapper(self.scope["user"])}
+        return render_to_string("labeling/_take_cell.html", context)

@@ -1,0 +1,95 @@
+"""Read-only queries of the labeling app: the workspace's filters and its progress figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from distillation.engine.config import STYLES
+from labeling.models import Category, Recording, Sentence
+
+STATUS_FILTERS: dict[str, Q] = {
+    "labeled": Q(current_label__isnull=False),
+    "unlabeled": Q(current_label__isnull=True),
+    "recorded": Q(takes__isnull=False),
+    "unrecorded": Q(takes__isnull=True),
+    "validated": Q(active_take__isnull=False),
+}
+
+
+class FilterError(ValueError):
+    """A filter value the workspace does not know; the message names the valid ones."""
+
+
+def filter_sentences(*, category: str = "", style: str = "", status: str = "") -> QuerySet[Sentence]:
+    """Sentences of the workspace, narrowed by category (list id), label style and status."""
+    sentences = Sentence.objects.select_related("category", "current_label__labeled_by", "active_take")
+    if category:
+        sentences = sentences.filter(category__list_id=category)
+    if style:
+        if style not in STYLES:
+            raise FilterError(f"Unknown style {style!r}: choose one of {', '.join(STYLES)}.")
+        sentences = sentences.filter(current_label__style=style)
+    if status:
+        if status not in STATUS_FILTERS:
+            raise FilterError(f"Unknown status {status!r}: choose one of {', '.join(STATUS_FILTERS)}.")
+        sentences = sentences.filter(STATUS_FILTERS[status]).distinct()
+    return sentences
+
+
+@dataclass(frozen=True)
+class StyleProgress:
+    style: str
+    label: str
+    labeled: int
+    validated: int
+    validated_seconds: float
+
+
+@dataclass(frozen=True)
+class CategoryProgress:
+    category: Category
+    total: int
+    labeled: int
+    recorded: int
+    validated: int
+
+
+def style_progress() -> list[StyleProgress]:
+    """Per style: sentences labeled with it, validated takes and their seconds (Stage 1 material)."""
+    labeled = dict(
+        Sentence.objects.filter(current_label__isnull=False)
+        .values_list("current_label__style")
+        .annotate(n=Count("pk"))
+    )
+    active = {
+        row["style"]: row
+        for row in Recording.objects.filter(status=Recording.Status.VALID, sentence__active_take=F("pk"))
+        .values("style")
+        .annotate(n=Count("pk"), seconds=Sum("duration_seconds"))
+    }
+    return [
+        StyleProgress(
+            style=name,
+            label=spec.label,
+            labeled=labeled.get(name, 0),
+            validated=active.get(name, {}).get("n", 0),
+            validated_seconds=round(active.get(name, {}).get("seconds") or 0.0, 1),
+        )
+        for name, spec in STYLES.items()
+    ]
+
+
+def category_progress() -> list[CategoryProgress]:
+    """Per category: how many sentences are labeled, have any take, have a validated take."""
+    rows = Category.objects.annotate(
+        total=Count("sentences", distinct=True),
+        labeled=Count("sentences", filter=Q(sentences__current_label__isnull=False), distinct=True),
+        recorded=Count("sentences", filter=Q(sentences__takes__isnull=False), distinct=True),
+        validated=Count("sentences", filter=Q(sentences__active_take__isnull=False), distinct=True),
+    )
+    return [
+        CategoryProgress(category=c, total=c.total, labeled=c.labeled, recorded=c.recorded, validated=c.validated)
+        for c in rows
+    ]

@@ -1,0 +1,1 @@
+"""Business logic of the labeling app. Views, tasks and commands call these, keyword-only."""

@@ -1,0 +1,208 @@
+"""Export and import of labels and validated recordings.
+
+The JSON is exactly the seed's data format (one object per labeled sentence); the zip
+adds an LJSpeech-style ``metadata.csv`` and the WAVs under ``wavs/``, and imports back.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from distillation.engine.config import STYLES
+from labeling.models import Recording, Sentence, StyleLabel
+from labeling.services.labels import set_style_label
+from labeling.services.takes import promote_take
+
+EXPORT_JSON = "voicelab_export.json"
+METADATA_CSV = "metadata.csv"
+WAVS_DIR = "wavs"
+
+
+class ExchangeError(ValueError):
+    """An import that was refused as a whole; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _recording_record(take: Recording) -> dict:
+    prosody = take.prosody or {}
+
+    def rounded(key: str, digits: int) -> float | None:
+        value = prosody.get(key)
+        return None if value is None else round(value, digits)
+
+    return {
+        "path": take.export_path,
+        "duration_seconds": round(take.duration_seconds or 0.0, 2),
+        "quality_score": round(take.quality_score or 0.0, 2),
+        "prosody": {
+            "pitch_mean": rounded("pitch_mean", 1),
+            "energy_std": rounded("energy_std", 3),
+            "speech_rate": rounded("speech_rate", 2),
+        },
+    }
+
+
+def export_records() -> list[dict]:
+    """Every labeled sentence in corpus order, with its validated take when it has one."""
+    sentences = Sentence.objects.filter(current_label__isnull=False).select_related(
+        "category", "current_label", "active_take__sentence"
+    )
+    return [
+        {
+            "sentence_id": s.sentence_id,
+            "text": s.text,
+            "list": s.category.list_id,
+            "style_label": s.current_label.style,
+            "recording": _recording_record(s.active_take) if s.active_take else None,
+        }
+        for s in sentences
+    ]
+
+
+def write_export_zip(target: BinaryIO) -> int:
+    """Write the JSON, ``metadata.csv`` (``id|text|text``) and WAVs; returns the WAV count."""
+    records = export_records()
+    metadata = io.StringIO()
+    writer = csv.writer(metadata, delimiter="|", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    count = 0
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(EXPORT_JSON, json.dumps(records, ensure_ascii=False, indent=2))
+        for record in records:
+            if not record["recording"]:
+                continue
+            path = Path(record["recording"]["path"])
+            archive.write(Path(settings.MEDIA_ROOT) / path, f"{WAVS_DIR}/{path.name}")
+            writer.writerow([path.stem, record["text"], record["text"]])
+            count += 1
+        archive.writestr(METADATA_CSV, metadata.getvalue())
+    return count
+
+
+@dataclass
+class ImportResult:
+    labels_changed: int = 0
+    takes_added: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _check_record(index: int, record: object, sentences: dict[str, Sentence]) -> list[str]:
+    where = f"record {index + 1}"
+    if not isinstance(record, dict):
+        return [f"{where} is not an object"]
+    problems = [f"{where} lacks “{key}”" for key in ("sentence_id", "style_label") if key not in record]
+    if problems:
+        return problems
+    if record["sentence_id"] not in sentences:
+        problems.append(f"{where}: unknown sentence “{record['sentence_id']}” (import the corpus first)")
+    if record["style_label"] not in STYLES:
+        problems.append(f"{where}: unknown style “{record['style_label']}”")
+    recording = record.get("recording")
+    if recording is not None and not (isinstance(recording, dict) and "path" in recording):
+        problems.append(f"{where}: “recording” must be null or an object with a path")
+    return problems
+
+
+def _parse_records(raw: bytes) -> list[dict]:
+    try:
+        records = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExchangeError([f"The file is not valid JSON: {exc}"]) from None
+    if not isinstance(records, list):
+        raise ExchangeError(["The JSON must be a list of sentence records, as the export writes it."])
+    return records
+
+
+def _read_archive(data: bytes) -> tuple[list[dict], dict[str, bytes]]:
+    """Records and ``{export path: wav bytes}`` from an export zip or a bare JSON file."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return _parse_records(data), {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        if EXPORT_JSON not in names:
+            raise ExchangeError([f"The zip has no {EXPORT_JSON}: is it a Voice Lab export?"])
+        records = _parse_records(archive.read(EXPORT_JSON))
+        wavs = {
+            f"recordings/{Path(name).name}": archive.read(name)
+            for name in names
+            if name.startswith(f"{WAVS_DIR}/") and name.endswith(".wav")
+        }
+    return records, wavs
+
+
+def _same_audio(take: Recording | None, data: bytes) -> bool:
+    if take is None:
+        return False
+    try:
+        existing = Path(take.audio.path).read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha256(existing).digest() == hashlib.sha256(data).digest()
+
+
+def _import_take(sentence: Sentence, record: dict, data: bytes, user: AbstractBaseUser | None) -> bool:
+    if _same_audio(sentence.active_take, data):
+        return False
+    recording = record["recording"]
+    take = Recording(
+        sentence=sentence,
+        style=record["style_label"],
+        take_number=(sentence.takes.order_by("-take_number").values_list("take_number", flat=True).first() or 0) + 1,
+        original_name=Path(recording["path"]).name,
+        source=Recording.Source.IMPORT,
+        speaker="imported",
+        uploaded_by=user,
+        status=Recording.Status.VALID,
+        validated_at=timezone.now(),
+        duration_seconds=recording.get("duration_seconds"),
+        quality_score=recording.get("quality_score"),
+        prosody=recording.get("prosody") or {},
+        grade="",
+    )
+    take.audio.save("import.wav", SimpleUploadedFile("import.wav", data), save=False)
+    take.save()
+    promote_take(recording=take)
+    return True
+
+
+def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult:
+    """Apply an export (zip or JSON) to this lab: labels, and takes whose audio it carries.
+
+    Every record is checked first; on any problem nothing at all is changed.
+    """
+    records, wavs = _read_archive(data)
+    ids = [r.get("sentence_id") for r in records if isinstance(r, dict)]
+    sentences = Sentence.objects.select_related("current_label", "active_take").in_bulk(ids, field_name="sentence_id")
+    problems = [p for i, r in enumerate(records) for p in _check_record(i, r, sentences)]
+    if problems:
+        raise ExchangeError(problems)
+
+    result = ImportResult()
+    with transaction.atomic():
+        for record in records:
+            sentence = sentences[record["sentence_id"]]
+            if "text" in record and record["text"] != sentence.text:
+                result.warnings.append(f"{sentence.sentence_id}: the text differs from this lab's corpus.")
+            if sentence.style != record["style_label"]:
+                set_style_label(sentence=sentence, style=record["style_label"], user=user, method=StyleLabel.Method.IMPORT)
+                result.labels_changed += 1
+            recording = record.get("recording")
+            if recording and recording["path"] in wavs:
+                sentence.refresh_from_db()
+                result.takes_added += _import_take(sentence, record, wavs[recording["path"]], user)
+    return result

@@ -1,0 +1,178 @@
+"""Recording takes: accepting an upload, validating it, and promoting it when it passes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from distillation.engine.audio import AudioError, accepted_extensions, read_audio, write_wav
+from distillation.engine.config import get_style
+from distillation.engine.prosody import Prosody
+from distillation.engine.quality import assess_take, speaker_baseline
+from labeling.models import Recording, Sentence, take_upload_path
+
+logger = logging.getLogger(__name__)
+
+TAKES_GROUP = "labeling.takes"
+# Median of the speaker's most recent neutral takes: enough to be stable, recent enough
+# to follow a voice that changes over a long labeling campaign.
+BASELINE_TAKES = 20
+
+
+class TakeRejected(ValueError):
+    """An upload that cannot become a take; the message is shown to the annotator."""
+
+
+def _check_upload(upload: UploadedFile) -> None:
+    limit = settings.VOICELAB_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise TakeRejected(
+            f"The file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB."
+        )
+    if upload.size == 0:
+        raise TakeRejected("The file is empty.")
+    extension = Path(upload.name or "").suffix.lower()
+    if extension not in accepted_extensions():
+        allowed = ", ".join(accepted_extensions())
+        raise TakeRejected(f"“{extension or 'no extension'}” files are not accepted: upload {allowed}.")
+
+
+def _resolve_style(sentence: Sentence, style: str | None) -> str:
+    style = style or sentence.style
+    if not style:
+        raise TakeRejected("Label the sentence with a style before recording it.")
+    get_style(style)  # UnknownStyleError carries its own message
+    return style
+
+
+def add_take(
+    *,
+    sentence: Sentence,
+    upload: UploadedFile,
+    user: AbstractBaseUser | None,
+    style: str | None = None,
+    speaker: str | None = None,
+    source: str = Recording.Source.UPLOAD,
+) -> Recording:
+    """Store a new take as 16-bit mono WAV and queue its validation.
+
+    Nothing is written unless the file is readable audio within the limits; earlier
+    takes and the sentence's active take are left as they are until this one validates.
+    """
+    _check_upload(upload)
+    style = _resolve_style(sentence, style)
+    try:
+        audio = read_audio(upload, max_seconds=settings.VOICELAB_MAX_TAKE_SECONDS)
+    except AudioError as exc:
+        raise TakeRejected(str(exc)) from None
+
+    with transaction.atomic():
+        last = sentence.takes.aggregate(last=Max("take_number"))["last"] or 0
+        recording = Recording(
+            sentence=sentence,
+            style=style,
+            take_number=last + 1,
+            original_name=(upload.name or "")[:255],
+            source=source,
+            speaker=(speaker or getattr(user, "get_username", lambda: "")() or "unknown")[:150],
+            uploaded_by=user,
+            duration_seconds=audio.duration,
+            sample_rate=audio.sample_rate,
+        )
+        recording.audio.name = take_upload_path(recording, "")
+        target = Path(settings.MEDIA_ROOT) / recording.audio.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(target, audio.samples, audio.sample_rate)
+        recording.save()
+        transaction.on_commit(lambda: _queue_validation(recording.pk))
+    return recording
+
+
+def _queue_validation(recording_id: int) -> None:
+    from labeling.tasks import validate_recording
+
+    validate_recording.delay(recording_id)
+
+
+def _speaker_baseline(recording: Recording) -> Prosody | None:
+    rows = (
+        Recording.objects.filter(speaker=recording.speaker, style="neutral", status=Recording.Status.VALID)
+        .exclude(pk=recording.pk)
+        .order_by("-validated_at")
+        .values_list("prosody", flat=True)[:BASELINE_TAKES]
+    )
+    return speaker_baseline([Prosody(**row) for row in rows if row])
+
+
+def validate_take(*, recording: Recording) -> Recording:
+    """Assess a take against the signal checks and its style's profile; promote it if usable."""
+    try:
+        audio = read_audio(recording.audio.path)
+    except (AudioError, OSError) as exc:
+        recording.status = Recording.Status.FAILED
+        recording.error = f"The stored audio could not be read: {exc}"
+        recording.validated_at = timezone.now()
+        recording.save(update_fields=["status", "error", "validated_at"])
+        _notify(recording)
+        return recording
+
+    assessment = assess_take(
+        audio, text=recording.sentence.text, style=recording.style, baseline=_speaker_baseline(recording)
+    )
+    report = assessment.as_dict()
+    recording.quality_score = round(assessment.score, 3)
+    recording.grade = assessment.grade
+    recording.findings = report["findings"]
+    recording.prosody = report["prosody"] or {}
+    recording.signal = report["signal"]
+    recording.duration_seconds = audio.duration
+    recording.sample_rate = audio.sample_rate
+    recording.status = Recording.Status.VALID if assessment.usable else Recording.Status.REJECTED
+    recording.error = ""
+    recording.validated_at = timezone.now()
+    with transaction.atomic():
+        recording.save()
+        if assessment.usable:
+            promote_take(recording=recording)
+    _notify(recording)
+    return recording
+
+
+def promote_take(*, recording: Recording) -> None:
+    """Make the take the sentence's active one and publish it at the seed's export path.
+
+    The export file is a hard link (a copy where links are unsupported) replaced
+    atomically, so a reader never sees a half-written WAV and the take keeps its own file.
+    """
+    source = Path(recording.audio.path)
+    target = Path(settings.MEDIA_ROOT) / recording.export_path
+    temporary = target.with_name(f".{target.name}.{recording.pk}.tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        temporary.write_bytes(source.read_bytes())
+    os.replace(temporary, target)
+    Sentence.objects.filter(pk=recording.sentence_id).update(active_take=recording)
+
+
+def _notify(recording: Recording) -> None:
+    """Tell open workspaces that a take changed; a Redis hiccup must not fail validation."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(TAKES_GROUP, {"type": "take.changed", "recording_id": recording.pk})
+    except Exception:  # noqa: BLE001 - any transport error only costs the live update
+        logger.warning("Could not publish the update of take %s", recording.pk, exc_info=True)

@@ -1,0 +1,183 @@
+"""Views of the annotators' workspace. Thin: parse input, call a service or selector, render."""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from distillation.engine.config import STYLES, UnknownStyleError
+from labeling import selectors
+from labeling.forms import BulkSuggestionForm, ImportForm, StyleLabelForm, TakeUploadForm, WorkspaceFilterForm
+from labeling.models import Category, Recording, Sentence
+from labeling.permissions import can_label, can_record
+from labeling.services.corpus import SHARVARD_ATTRIBUTION
+from labeling.services.exchange import ExchangeError, export_records, import_export, write_export_zip
+from labeling.services.labels import apply_suggestions, set_style_label
+from labeling.services.takes import TakeRejected, add_take
+
+
+def error_response(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    """A refusal a person can read: plain text for htmx (shown in the page), a page otherwise."""
+    if request.htmx:
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    return render(request, "error.html", {"message": message}, status=status)
+
+
+def _form_error(form: object) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+def _filter_form(data: object, form_class: type[WorkspaceFilterForm] = WorkspaceFilterForm) -> WorkspaceFilterForm:
+    categories = list(Category.objects.values_list("list_id", "name"))
+    return form_class(data, categories=categories)
+
+
+@require_GET
+def workspace(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return error_response(request, _form_error(form))
+    filters = form.cleaned_data if form.is_bound else {}
+    sentences = selectors.filter_sentences(**{k: filters.get(k, "") for k in ("category", "style", "status")})
+    context = {
+        "form": form,
+        "sentences": sentences,
+        "styles": STYLES,
+        "style_progress": selectors.style_progress(),
+        "category_progress": selectors.category_progress(),
+        "has_sharvard": Category.objects.filter(source=Category.Source.SHARVARD).exists(),
+        "sharvard_attribution": SHARVARD_ATTRIBUTION,
+        "query": request.GET.urlencode(),
+    }
+    template = "labeling/_sentence_table.html" if request.htmx and request.htmx.target == "sentences" else None
+    return render(request, template or "labeling/workspace.html", context)
+
+
+@require_POST
+@can_label
+def label_sentence(request: HttpRequest, sentence_id: str) -> HttpResponse:
+    sentence = get_object_or_404(Sentence, sentence_id=sentence_id)
+    form = StyleLabelForm(request.POST)
+    if not form.is_valid():
+        return error_response(request, _form_error(form))
+    label = set_style_label(
+        sentence=sentence,
+        style=form.cleaned_data["style"],
+        user=request.user,
+        method=form.cleaned_data["method"] or "dropdown",
+    )
+    sentence.current_label = label
+    return render(request, "labeling/_label_cell.html", {"sentence": sentence, "styles": STYLES, "saved": True})
+
+
+@require_POST
+@can_label
+def bulk_suggestions(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request.POST, BulkSuggestionForm)
+    if not form.is_valid():
+        return error_response(request, _form_error(form))
+    data = form.cleaned_data
+    sentences = selectors.filter_sentences(category=data["category"], style=data["style"], status=data["status"])
+    changed = apply_suggestions(sentences=sentences, user=request.user, overwrite=data["overwrite"])
+    messages.success(request, f"Applied the suggested style to {changed} sentence{'s' * (changed != 1)}.")
+    return HttpResponseClientRefresh() if request.htmx else redirect("labeling:workspace")
+
+
+@require_GET
+def sentence_detail(request: HttpRequest, sentence_id: str) -> HttpResponse:
+    sentence = get_object_or_404(
+        Sentence.objects.select_related("category", "current_label", "active_take"), sentence_id=sentence_id
+    )
+    context = {
+        "sentence": sentence,
+        "styles": STYLES,
+        "takes": sentence.takes.select_related("uploaded_by"),
+        "history": sentence.labels.select_related("labeled_by"),
+        "sharvard_attribution": SHARVARD_ATTRIBUTION,
+    }
+    return render(request, "labeling/sentence_detail.html", context)
+
+
+@require_POST
+@can_record
+def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
+    sentence = get_object_or_404(Sentence.objects.select_related("current_label"), sentence_id=sentence_id)
+    form = TakeUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return error_response(request, _form_error(form))
+    data = form.cleaned_data
+    try:
+        add_take(
+            sentence=sentence,
+            upload=data["audio"],
+            user=request.user,
+            style=data["style"] or None,
+            speaker=data["speaker"] or None,
+            source=data["source"] or Recording.Source.UPLOAD,
+        )
+    except (TakeRejected, UnknownStyleError) as exc:
+        return error_response(request, str(exc))
+    sentence.refresh_from_db()
+    return render(request, "labeling/_take_cell.html", {"sentence": sentence}, status=201)
+
+
+@require_GET
+def take_cell(request: HttpRequest, sentence_id: str) -> HttpResponse:
+    sentence = get_object_or_404(Sentence.objects.select_related("current_label", "active_take"), sentence_id=sentence_id)
+    return render(request, "labeling/_take_cell.html", {"sentence": sentence})
+
+
+@require_GET
+def take_audio(request: HttpRequest, pk: int) -> FileResponse:
+    take = get_object_or_404(Recording, pk=pk)
+    try:
+        handle = take.audio.open("rb")
+    except OSError:
+        raise Http404("The audio file of this take is missing.") from None
+    return FileResponse(handle, content_type="audio/wav", filename=take.export_path.split("/")[-1])
+
+
+@require_GET
+def export_json(request: HttpRequest) -> JsonResponse:
+    response = JsonResponse(export_records(), safe=False, json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="voicelab_export.json"'
+    return response
+
+
+@require_GET
+def export_zip(request: HttpRequest) -> HttpResponse:
+    buffer = io.BytesIO()
+    write_export_zip(buffer)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="voicelab-{stamp}.zip"'
+    return response
+
+
+@require_POST
+@can_label
+@can_record
+def import_labels(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return error_response(request, _form_error(form))
+    upload = form.cleaned_data["file"]
+    if upload.size > settings.VOICELAB_MAX_UPLOAD_BYTES * 20:
+        return error_response(request, "The import file is too large.")
+    try:
+        result = import_export(data=upload.read(), user=request.user)
+    except ExchangeError as exc:
+        return error_response(request, "Nothing was imported: " + "; ".join(exc.problems[:20]))
+    messages.success(
+        request, f"Imported: {result.labels_changed} labels changed, {result.takes_added} takes added."
+    )
+    for warning in result.warnings[:20]:
+        messages.warning(request, warning)
+    return redirect("labeling:workspace")

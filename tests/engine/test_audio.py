@@ -1,0 +1,173 @@
+"""Reading uploads safely, writing WAV atomically, resampling."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from distillation.engine.audio import (
+    SUPPORTED_FORMATS,
+    Audio,
+    AudioError,
+    accepted_extensions,
+    read_audio,
+    resample,
+    write_wav,
+)
+
+
+def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "WAV", subtype: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sample_rate, format=audio_format, subtype=subtype)
+    return buffer.getvalue()
+
+
+def test_accepted_extensions_match_supported_formats() -> None:
+    assert SUPPORTED_FORMATS == ("WAV", "FLAC", "OGG")
+    assert accepted_extensions() == (".wav", ".flac", ".ogg")
+
+
+def test_reads_the_same_audio_from_path_bytes_and_stream(greeting: Audio, tmp_path: Path) -> None:
+    path = tmp_path / "greeting.wav"
+    write_wav(path, greeting.samples, greeting.sample_rate)
+    for source in (path, str(path), path.read_bytes(), io.BytesIO(path.read_bytes())):
+        audio = read_audio(source)
+        assert (audio.sample_rate, audio.channels, audio.format) == (22050, 1, "WAV")
+        assert audio.samples.dtype == np.float32
+        np.testing.assert_array_equal(audio.samples, greeting.samples)
+    assert audio.duration == pytest.approx(len(greeting.samples) / 22050)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "empty"),
+        (bytes(range(256)) * 20, "not audio that can be read"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40, "not audio that can be read"),
+    ],
+    ids=["empty", "random-bytes", "broken-wav-header"],
+)
+def test_unreadable_bytes_raise_a_readable_error(data: bytes, expected: str) -> None:
+    with pytest.raises(AudioError, match=expected) as caught:
+        read_audio(data)
+    assert "Upload WAV, FLAC or OGG." in str(caught.value)
+
+
+def test_text_file_named_wav_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "take.wav"
+    path.write_text("Buenos días, this is not a recording.\n" * 50)
+    with pytest.raises(AudioError, match="not audio that can be read"):
+        read_audio(path)
+
+
+def test_empty_file_on_disk_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "take.flac"
+    path.touch()
+    with pytest.raises(AudioError, match="empty"):
+        read_audio(path)
+
+
+def test_truncated_wav_yields_only_the_frames_present(greeting: Audio) -> None:
+    data = encode(greeting.samples, greeting.sample_rate, subtype="PCM_16")
+    audio = read_audio(data[: len(data) // 2])
+    assert 0 < len(audio.samples) < len(greeting.samples)
+    np.testing.assert_allclose(audio.samples, greeting.samples[: len(audio.samples)], atol=1e-4)
+
+
+def test_truncated_flac_raises_audio_error(greeting: Audio) -> None:
+    data = encode(greeting.samples, greeting.sample_rate, "FLAC")
+    with pytest.raises(AudioError):
+        read_audio(data[: len(data) // 2])
+
+
+def test_unsupported_format_is_named(greeting: Audio) -> None:
+    with pytest.raises(AudioError, match="AIFF files are not accepted"):
+        read_audio(encode(greeting.samples, greeting.sample_rate, "AIFF"))
+
+
+def test_zero_frames_are_refused() -> None:
+    with pytest.raises(AudioError, match="no sound"):
+        read_audio(encode(np.zeros(0, dtype=np.float32), 16_000))
+
+
+def test_non_finite_samples_are_refused() -> None:
+    samples = np.zeros(16_000, dtype=np.float32)
+    samples[100] = np.nan
+    with pytest.raises(AudioError, match="not numbers"):
+        read_audio(encode(samples, 16_000, subtype="FLOAT"))
+
+
+def test_stereo_is_mixed_down_to_mono() -> None:
+    left = np.full(8_000, 0.5, dtype=np.float32)
+    right = np.full(8_000, 0.1, dtype=np.float32)
+    audio = read_audio(encode(np.column_stack([left, right]), 16_000, subtype="FLOAT"))
+    assert audio.channels == 2
+    assert audio.samples.shape == (8_000,)
+    np.testing.assert_allclose(audio.samples, 0.3, atol=1e-6)
+
+
+@pytest.mark.parametrize(("audio_format", "subtype"), [("FLAC", "PCM_16"), ("OGG", "VORBIS")])
+def test_flac_and_ogg_round_trip(greeting: Audio, audio_format: str, subtype: str) -> None:
+    audio = read_audio(encode(greeting.samples, greeting.sample_rate, audio_format, subtype))
+    assert (audio.format, audio.sample_rate) == (audio_format, greeting.sample_rate)
+    assert len(audio.samples) == len(greeting.samples)
+    # Vorbis is lossy: ask for the same waveform shape, not the same samples.
+    assert np.corrcoef(audio.samples, greeting.samples)[0, 1] > 0.95
+
+
+def test_too_long_is_refused_from_the_header_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = encode(np.zeros(3 * 16_000, dtype=np.float32), 16_000)
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the samples were decoded before the length was checked")
+
+    monkeypatch.setattr(sf.SoundFile, "read", no_decoding)
+    with pytest.raises(AudioError, match=r"3\.0 seconds long; the longest allowed is 2 seconds"):
+        read_audio(data, max_seconds=2)
+
+
+def test_length_within_limit_is_accepted() -> None:
+    audio = read_audio(encode(np.zeros(16_000, dtype=np.float32), 16_000), max_seconds=2)
+    assert audio.duration == pytest.approx(1.0)
+
+
+def test_write_wav_is_16_bit_mono_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.wav"
+    samples = np.linspace(-0.5, 0.5, 1_000, dtype=np.float32)
+    write_wav(path, samples, 16_000)
+    info = sf.info(path)
+    assert (info.format, info.subtype, info.channels, info.frames) == ("WAV", "PCM_16", 1, 1_000)
+    np.testing.assert_allclose(sf.read(path, dtype="float32")[0], samples, atol=1 / 2**15)
+    assert [entry.name for entry in tmp_path.iterdir()] == ["out.wav"]
+
+
+def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "out.wav"
+    write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
+    before = path.read_bytes()
+
+    def half_write(stream: io.BufferedWriter, *args: object, **kwargs: object) -> None:
+        stream.write(b"RIFF")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sf, "write", half_write)
+    with pytest.raises(OSError, match="disk full"):
+        write_wav(path, np.ones(100, dtype=np.float32), 16_000)
+    assert path.read_bytes() == before
+    assert [entry.name for entry in tmp_path.iterdir()] == ["out.wav"]
+
+
+def test_write_wav_refuses_multichannel(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="mono"):
+        write_wav(tmp_path / "out.wav", np.zeros((100, 2), dtype=np.float32), 16_000)
+
+
+def test_resample_changes_length_and_keeps_equal_rates_untouched(greeting: Audio) -> None:
+    assert resample(greeting.samples, 22_050, 22_050) is greeting.samples
+    resampled = resample(greeting.samples, 22_050, 16_000)
+    assert len(resampled) == pytest.approx(len(greeting.samples) * 16_000 / 22_050, abs=1)
+    assert resampled.dtype == np.float32
