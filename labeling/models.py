@@ -65,6 +65,11 @@ class Sentence(models.Model):
     def style(self) -> str | None:
         return self.current_label.style if self.current_label else None
 
+    @property
+    def latest_take(self) -> Recording | None:
+        """The newest take; served from prefetched ``takes`` when the query has them."""
+        return max(self.takes.all(), key=lambda take: take.take_number, default=None)
+
 
 class StyleLabel(models.Model):
     """One style assignment. The newest one is the sentence's label; older ones are its history."""

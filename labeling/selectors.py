@@ -24,7 +24,9 @@ class FilterError(ValueError):
 
 def filter_sentences(*, category: str = "", style: str = "", status: str = "") -> QuerySet[Sentence]:
     """Sentences of the workspace, narrowed by category (list id), label style and status."""
-    sentences = Sentence.objects.select_related("category", "current_label__labeled_by", "active_take")
+    sentences = Sentence.objects.select_related(
+        "category", "current_label__labeled_by", "active_take"
+    ).prefetch_related("takes")
     if category:
         sentences = sentences.filter(category__list_id=category)
     if style:

@@ -107,7 +107,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("VOICELAB_STATIC_ROOT", DATA_DIR / "staticfiles")).resolve()
 # plotly.js comes from the plotly package itself: no CDN, no copy in git.
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
 MEDIA_ROOT = Path(os.environ.get("VOICELAB_MEDIA_ROOT", DATA_DIR / "media")).resolve()
@@ -132,6 +132,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TRACK_STARTED = True
+# Distillation runs go to their own queue so GPU machines can serve it alone
+# (`celery -A voicelab worker -Q distillation`); the local worker serves both.
+CELERY_TASK_ROUTES = {"distillation.tasks.*": {"queue": "distillation"}}
+VOICELAB_LOCAL_QUEUES = "celery,distillation"
 
 CHANNEL_LAYERS = {
     "default": {

@@ -17,8 +17,8 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-# Containers accepted for recordings, as soundfile names them. Lossy MP3 is left
-# out on purpose: its encoder delay and band limit skew the prosody measures.
+# Containers accepted for recordings, as soundfile names them. libsndfile reads
+# more (AIFF, MP3...), but the upload form promises only these.
 SUPPORTED_FORMATS: tuple[str, ...] = ("WAV", "FLAC", "OGG")
 
 # Recorders that write more than 16 bits or more than two channels use the
@@ -34,7 +34,7 @@ class AudioError(ValueError):
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
 class Audio:
-    """Decoded audio, mixed down to mono float32 in [-1, 1]."""
+    """Decoded audio, mixed down to mono float32 (full scale is 1.0)."""
 
     samples: np.ndarray
     sample_rate: int
@@ -52,9 +52,7 @@ def accepted_extensions() -> tuple[str, ...]:
     return tuple(f".{name.lower()}" for name in SUPPORTED_FORMATS)
 
 
-def read_audio(
-    source: str | Path | bytes | BinaryIO, *, max_seconds: float | None = None
-) -> Audio:
+def read_audio(source: str | Path | bytes | BinaryIO, *, max_seconds: float | None = None) -> Audio:
     """Decode ``source`` to mono, refusing anything a person should fix first.
 
     The length limit is checked from the header, before decoding, so an
@@ -103,8 +101,6 @@ def _check_header(
 ) -> None:
     if audio_format not in SUPPORTED_FORMATS:
         raise AudioError(f"{audio_format} files are not accepted. {_ACCEPTED_HINT}")
-    if frames == 0:
-        raise AudioError("The file contains no sound: it has zero audio samples.")
     seconds = frames / sample_rate
     if max_seconds is not None and seconds > max_seconds:
         raise AudioError(
@@ -114,6 +110,7 @@ def _check_header(
 
 
 def _mono(frames: np.ndarray) -> np.ndarray:
+    # Checked after decoding: a truncated file can hold fewer frames than its header says.
     if len(frames) == 0:
         raise AudioError("The file contains no sound: it has zero audio samples.")
     if not np.isfinite(frames).all():

@@ -6,6 +6,7 @@ style?) and distillation (does the evolved voice sound like the reference?).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -33,7 +34,7 @@ LOUDNESS_BLOCK_SECONDS = 0.4  # pyloudnorm's gating block (ITU-R BS.1770)
 NUCLEUS_MIN_GAP_SECONDS = 0.08
 NUCLEUS_PROMINENCE_DB = 2.0
 
-_WORD = re.compile(r"[a-záéíóúüñy]+")
+_WORD = re.compile(r"[a-záéíóúüñ]+")
 _SILENT_U = re.compile(r"(?<=[qg])u(?=[eiéí])")  # que, qui, gue, gui
 _FINAL_Y = re.compile(r"y$")  # hoy, muy, rey: a vowel; yo, mayo: a consonant
 _VOWELS = re.compile(r"[aeiouáéíóúü]+")
@@ -55,7 +56,7 @@ def count_syllables(text: str) -> int:
 def _word_syllables(word: str) -> int:
     word = _FINAL_Y.sub("i", _SILENT_U.sub("", word))
     return sum(
-        1 + sum(_is_hiatus(first, second) for first, second in zip(run, run[1:]))
+        1 + sum(_is_hiatus(first, second) for first, second in itertools.pairwise(run))
         for run in _VOWELS.findall(word)
     )
 
@@ -69,7 +70,8 @@ def _is_hiatus(first: str, second: str) -> bool:
 class FrameEnergy:
     """Frame-by-frame loudness of a clip and which frames hold speech."""
 
-    rms: np.ndarray
+    rms: np.ndarray  # linear, one value per frame
+    level_db: np.ndarray  # the same in dBFS, floored at -100 dB
     is_speech: np.ndarray
     hop_seconds: float
 
@@ -78,7 +80,7 @@ class FrameEnergy:
         edges = np.flatnonzero(np.diff(self.is_speech.astype(np.int8), prepend=0, append=0))
         return [
             (float(start * self.hop_seconds), float(end * self.hop_seconds))
-            for start, end in zip(edges[::2], edges[1::2])
+            for start, end in zip(edges[::2], edges[1::2], strict=True)
         ]
 
     def speech_span(self) -> tuple[float, float] | None:
@@ -89,7 +91,7 @@ class FrameEnergy:
     def pause_seconds(self) -> float:
         """Total length of the silent gaps inside the span that are real pauses."""
         runs = self.speech_runs()
-        gaps = (start - end for (_, end), (start, _) in zip(runs, runs[1:]))
+        gaps = (start - end for (_, end), (start, _) in itertools.pairwise(runs))
         return sum(gap for gap in gaps if gap > MIN_PAUSE_SECONDS)
 
 
@@ -101,7 +103,9 @@ def speech_frames(samples: np.ndarray, sample_rate: int) -> FrameEnergy:
     )[0]
     level_db = librosa.amplitude_to_db(rms, ref=1.0, top_db=None)
     threshold_db = max(level_db.max() + SPEECH_THRESHOLD_DB, SPEECH_FLOOR_DBFS)
-    return FrameEnergy(rms=rms, is_speech=level_db > threshold_db, hop_seconds=hop / sample_rate)
+    return FrameEnergy(
+        rms, level_db, is_speech=level_db > threshold_db, hop_seconds=hop / sample_rate
+    )
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,9 @@ class Prosody:
 
     def as_dict(self) -> dict[str, float | None]:
         """Plain floats and None, ready for JSON."""
-        return {name: None if value is None else float(value) for name, value in asdict(self).items()}
+        return {
+            name: None if value is None else float(value) for name, value in asdict(self).items()
+        }
 
 
 def analyze_prosody(samples: np.ndarray, sample_rate: int, *, text: str | None = None) -> Prosody:
@@ -152,6 +158,7 @@ def _pitch_features(pitch: parselmouth.Pitch) -> tuple[float | None, float | Non
     # Semitones make spread and slope comparable between low and high voices.
     semitones = 12 * np.log2(hertz / hertz.mean())
     end = times >= times[0] + (1 - END_FRACTION) * (times[-1] - times[0])
+    # Two points always fit a line exactly; ask for three before calling it a trend.
     slope = float(np.polyfit(times[end], semitones[end], 1)[0]) if end.sum() >= 3 else None
     return float(hertz.mean()), float(semitones.std()), slope
 
@@ -186,11 +193,15 @@ def _loudness(samples: np.ndarray, sample_rate: int) -> float | None:
 
 def _count_nuclei(energy: FrameEnergy, pitch: parselmouth.Pitch) -> int:
     """Estimate syllables as voiced intensity peaks that stand out from their neighbours."""
-    level_db = librosa.amplitude_to_db(energy.rms, ref=1.0, top_db=None)
     gap = round(NUCLEUS_MIN_GAP_SECONDS / energy.hop_seconds)
     peaks = librosa.util.peak_pick(
-        level_db, pre_max=gap // 2, post_max=gap // 2 + 1, pre_avg=gap, post_avg=gap + 1,
-        delta=NUCLEUS_PROMINENCE_DB, wait=gap,
+        energy.level_db,
+        pre_max=gap // 2,
+        post_max=gap // 2 + 1,
+        pre_avg=gap,
+        post_avg=gap + 1,
+        delta=NUCLEUS_PROMINENCE_DB,
+        wait=gap,
     )
     voiced = [pitch.get_value_at_time(peak * energy.hop_seconds) > 0 for peak in peaks]
     return int(np.count_nonzero(energy.is_speech[peaks] & np.array(voiced, dtype=bool)))

@@ -43,7 +43,7 @@ MIN_SNR_DB = 20.0  # below this, noise is clearly audible under the voice
 LOW_SNR_PENALTY = 0.15
 MIN_SNR_DB_HEAVY = 10.0  # below this, noise competes with the voice
 HEAVY_SNR_PENALTY = 0.4
-FATAL_PENALTY = 1.0
+FATAL_PENALTY = 1.0  # one fatal finding alone takes the score to 0
 GREEN_MIN_SCORE = 0.8
 AMBER_MIN_SCORE = 0.5
 
@@ -130,8 +130,10 @@ def _check_speech(report: SignalReport) -> Finding | None:
     if report.has_speech:
         return None
     return Finding(
-        "silent", "No speech was found: the recording is silent or far too quiet.",
-        FATAL_PENALTY, fatal=True,
+        "silent",
+        "No speech was found: the recording is silent or far too quiet.",
+        FATAL_PENALTY,
+        fatal=True,
     )
 
 
@@ -171,11 +173,15 @@ def _check_clipping(report: SignalReport) -> Finding | None:
 
 
 def _check_leading_silence(report: SignalReport) -> Finding | None:
-    return _edge_silence("leading_silence", report.leading_silence, "before the speech starts", report)
+    return _edge_silence(
+        "leading_silence", report.leading_silence, "before the speech starts", report
+    )
 
 
 def _check_trailing_silence(report: SignalReport) -> Finding | None:
-    return _edge_silence("trailing_silence", report.trailing_silence, "after the speech ends", report)
+    return _edge_silence(
+        "trailing_silence", report.trailing_silence, "after the speech ends", report
+    )
 
 
 def _edge_silence(code: str, seconds: float, where: str, report: SignalReport) -> Finding | None:
@@ -237,62 +243,92 @@ _FEATURE_FORMATS: dict[str, str] = {
 }
 
 # The recording guide of each style, as measurable traits (see config.STYLES).
-STYLE_RULES: dict[str, tuple[_StyleRule, ...]] = {
+_STYLE_RULES: dict[str, tuple[_StyleRule, ...]] = {
     "amable": (  # higher pitch, slightly slower, rising inflection
         _StyleRule(
-            "pitch_not_higher", "pitch_mean", lambda take, base: take >= 1.03 * base, 0.15,
-            "Pitch {value} is not clearly higher than your neutral takes ({baseline}); "
+            code="pitch_not_higher",
+            feature="pitch_mean",
+            passes=lambda take, base: take >= 1.03 * base,
+            penalty=0.15,
+            message="Pitch {value} is not clearly higher than your neutral takes ({baseline}); "
             "{style} takes should sound higher.",
         ),
         _StyleRule(
-            "not_slower", "speech_rate", lambda take, base: take <= base, 0.1,
-            "Speech rate {value} is not slower than your neutral takes ({baseline}); "
+            code="not_slower",
+            feature="speech_rate",
+            passes=lambda take, base: take <= base,
+            penalty=0.1,
+            message="Speech rate {value} is not slower than your neutral takes ({baseline}); "
             "{style} takes should be slightly slower.",
         ),
         _StyleRule(
-            "no_rising_end", "pitch_end_slope", lambda take, base: take > 0, 0.05,
-            "The pitch does not rise at the end ({value}; your neutral takes: {baseline}); "
+            code="no_rising_end",
+            feature="pitch_end_slope",
+            passes=lambda take, base: take > 0,
+            penalty=0.05,
+            message="The pitch does not rise at the end ({value}; your neutral takes: {baseline}); "
             "{style} takes should end with a rising inflection.",
         ),
     ),
     "empatico": (  # soft tone, longer pauses, slower
         _StyleRule(
-            "not_softer", "energy_mean_db", lambda take, base: take <= base - 1.5, 0.1,
-            "The voice level {value} is not softer than your neutral takes ({baseline}); "
+            code="not_softer",
+            feature="energy_mean_db",
+            passes=lambda take, base: take <= base - 1.5,
+            penalty=0.1,
+            message="The voice level {value} is not softer than your neutral takes ({baseline}); "
             "{style} takes should be at least 1.5 dB quieter.",
         ),
         _StyleRule(
-            "pauses_not_longer", "pause_ratio", lambda take, base: take > base, 0.1,
-            "Pauses fill {value} of the speech, no more than in your neutral takes "
+            code="pauses_not_longer",
+            feature="pause_ratio",
+            passes=lambda take, base: take > base,
+            penalty=0.1,
+            message="Pauses fill {value} of the speech, no more than in your neutral takes "
             "({baseline}); {style} takes should have longer pauses.",
         ),
         _StyleRule(
-            "not_slower", "speech_rate", lambda take, base: take <= 0.97 * base, 0.1,
-            "Speech rate {value} is not slower than your neutral takes ({baseline}); "
+            code="not_slower",
+            feature="speech_rate",
+            passes=lambda take, base: take <= 0.97 * base,
+            penalty=0.1,
+            message="Speech rate {value} is not slower than your neutral takes ({baseline}); "
             "{style} takes should be slower.",
         ),
     ),
     "profesional": (  # firm tone, slightly faster
         _StyleRule(
-            "not_firm", "energy_mean_db", lambda take, base: take >= base - 1.0, 0.1,
-            "The voice level {value} is weaker than your neutral takes ({baseline}); "
+            code="not_firm",
+            feature="energy_mean_db",
+            passes=lambda take, base: take >= base - 1.0,
+            penalty=0.1,
+            message="The voice level {value} is weaker than your neutral takes ({baseline}); "
             "{style} takes should sound firm.",
         ),
         _StyleRule(
-            "not_faster", "speech_rate", lambda take, base: take >= 1.03 * base, 0.1,
-            "Speech rate {value} is not faster than your neutral takes ({baseline}); "
+            code="not_faster",
+            feature="speech_rate",
+            passes=lambda take, base: take >= 1.03 * base,
+            penalty=0.1,
+            message="Speech rate {value} is not faster than your neutral takes ({baseline}); "
             "{style} takes should be slightly faster.",
         ),
     ),
     "neutral": (  # constant rhythm, medium tone, no marked inflections
         _StyleRule(
-            "not_steady", "pitch_std", lambda take, base: take <= 1.3 * base, 0.1,
-            "The pitch varies by {value}, much more than in your other neutral takes "
+            code="not_steady",
+            feature="pitch_std",
+            passes=lambda take, base: take <= 1.3 * base,
+            penalty=0.1,
+            message="The pitch varies by {value}, much more than in your other neutral takes "
             "({baseline}); {style} takes should keep a steady tone.",
         ),
         _StyleRule(
-            "not_steady", "speech_rate", lambda take, base: 0.85 * base <= take <= 1.15 * base, 0.1,
-            "Speech rate {value} is more than 15% away from your other neutral takes "
+            code="not_steady",
+            feature="speech_rate",
+            passes=lambda take, base: 0.85 * base <= take <= 1.15 * base,
+            penalty=0.1,
+            message="Speech rate {value} is more than 15% away from your other neutral takes "
             "({baseline}); {style} takes should keep a constant rhythm.",
         ),
     ),
@@ -318,7 +354,7 @@ def compare_to_style(prosody: Prosody, style: str, baseline: Prosody | None) -> 
             )
         ]
     findings: list[Finding] = []
-    for rule in STYLE_RULES[style]:
+    for rule in _STYLE_RULES[style]:
         value, base = getattr(prosody, rule.feature), getattr(baseline, rule.feature)
         if value is None or base is None or rule.passes(value, base):
             continue
@@ -335,7 +371,10 @@ def speaker_baseline(prosodies: Sequence[Prosody]) -> Prosody | None:
     if not prosodies:
         return None
     return Prosody(
-        **{field.name: _median([getattr(p, field.name) for p in prosodies]) for field in fields(Prosody)}
+        **{
+            field.name: _median([getattr(p, field.name) for p in prosodies])
+            for field in fields(Prosody)
+        }
     )
 
 
@@ -382,7 +421,7 @@ def assess_take(
 def _verdict(findings: list[Finding], signal: SignalReport, prosody: Prosody | None) -> Assessment:
     usable = not any(finding.fatal for finding in findings)
     penalties = sum(finding.penalty for finding in findings)
-    score = round(max(0.0, 1.0 - penalties), 3) if usable else 0.0
+    score = round(max(0.0, 1.0 - penalties), 3)
     return Assessment(score, _grade(score), usable, findings, signal, prosody)
 
 

@@ -1,71 +1,27 @@
-"""Audio for the engine tests: real Spanish speech from espeak-ng, and synthetic signals.
-
-espeak-ng is a formant synthesizer, so its speech has real syllables, pauses
-and intonation while staying deterministic and fast to make.
-"""
+"""Synthetic signals for the engine tests (espeak-ng speech comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import itertools
-import shutil
-import subprocess
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
 import pytest
 
-from distillation.engine.audio import Audio, read_audio
-
-GREETING = "Buenos días, gracias por llamar a nuestro servicio."
-
-
-@pytest.fixture(scope="session")
-def greeting_text() -> str:
-    return GREETING
-
-
-@pytest.fixture(scope="session")
-def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Audio]:
-    """``speak(text, voice="es", speed=175, pitch=50, amplitude=100) -> Audio``, cached."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        pytest.skip("espeak-ng is not installed; these tests need it to make Spanish speech.")
-    folder = tmp_path_factory.mktemp("espeak")
-    numbers = itertools.count()
-
-    @cache
-    def make(
-        text: str = GREETING, *, voice: str = "es", speed: int = 175, pitch: int = 50,
-        amplitude: int = 100,
-    ) -> Audio:
-        path = folder / f"take{next(numbers)}.wav"
-        command = [espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude)]
-        subprocess.run([*command, "-w", str(path), text], check=True, capture_output=True)
-        return read_audio(path)
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def greeting(speak: Callable[..., Audio]) -> Audio:
-    """The call-center greeting of the pipeline description, in the default voice."""
-    return speak()
+from distillation.engine.audio import Audio
 
 
 @pytest.fixture(scope="session")
 def voiced_tone() -> Callable[..., np.ndarray]:
-    """``voiced_tone(f0_start, f0_end=None, seconds=2.0, sample_rate=16000)``.
+    """``voiced_tone(*f0_points, seconds=2.0, sample_rate=16000)``.
 
     A harmonic complex (ten partials with falling level, like a glottal source)
-    whose fundamental glides linearly; Praat tracks it as a voice.
+    whose fundamental moves linearly between the given points, spread evenly
+    over the clip; Praat tracks it as a voice.
     """
 
-    def make(
-        f0_start: float, f0_end: float | None = None, seconds: float = 2.0,
-        sample_rate: int = 16_000,
-    ) -> np.ndarray:
-        f0 = np.linspace(f0_start, f0_end or f0_start, round(seconds * sample_rate))
+    def make(*f0_points: float, seconds: float = 2.0, sample_rate: int = 16_000) -> np.ndarray:
+        length = round(seconds * sample_rate)
+        f0 = np.interp(np.arange(length), np.linspace(0, length - 1, len(f0_points)), f0_points)
         phase = 2 * np.pi * np.cumsum(f0) / sample_rate
         partials = sum(np.sin(k * phase) / k for k in range(1, 11))
         return (0.3 * partials / np.abs(partials).max()).astype(np.float32)
@@ -81,4 +37,3 @@ def as_audio() -> Callable[[np.ndarray, int], Audio]:
         return Audio(samples.astype(np.float32), sample_rate, channels=1, format="WAV")
 
     return wrap
-

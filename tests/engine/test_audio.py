@@ -20,7 +20,9 @@ from distillation.engine.audio import (
 )
 
 
-def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "WAV", subtype: str | None = None) -> bytes:
+def encode(
+    samples: np.ndarray, sample_rate: int, audio_format: str = "WAV", subtype: str | None = None
+) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, samples, sample_rate, format=audio_format, subtype=subtype)
     return buffer.getvalue()
@@ -84,6 +86,10 @@ def test_truncated_flac_raises_audio_error(greeting: Audio) -> None:
         read_audio(data[: len(data) // 2])
 
 
+def test_extensible_wav_header_counts_as_wav(greeting: Audio) -> None:
+    assert read_audio(encode(greeting.samples, greeting.sample_rate, "WAVEX")).format == "WAV"
+
+
 def test_unsupported_format_is_named(greeting: Audio) -> None:
     with pytest.raises(AudioError, match="AIFF files are not accepted"):
         read_audio(encode(greeting.samples, greeting.sample_rate, "AIFF"))
@@ -119,7 +125,9 @@ def test_flac_and_ogg_round_trip(greeting: Audio, audio_format: str, subtype: st
     assert np.corrcoef(audio.samples, greeting.samples)[0, 1] > 0.95
 
 
-def test_too_long_is_refused_from_the_header_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_long_is_refused_from_the_header_before_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     data = encode(np.zeros(3 * 16_000, dtype=np.float32), 16_000)
 
     def no_decoding(*args: object, **kwargs: object) -> None:
@@ -145,7 +153,9 @@ def test_write_wav_is_16_bit_mono_and_leaves_no_temp_file(tmp_path: Path) -> Non
     assert [entry.name for entry in tmp_path.iterdir()] == ["out.wav"]
 
 
-def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_keeps_the_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "out.wav"
     write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
     before = path.read_bytes()

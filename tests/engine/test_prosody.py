@@ -61,6 +61,12 @@ def test_end_slope_follows_the_glide(voiced_tone: ToneMaker, start: float, end: 
     assert 2.5 < abs(slope) < 7
 
 
+def test_end_slope_looks_only_at_the_end(voiced_tone: ToneMaker) -> None:
+    # Falls over the first 3 s, rises over the last 1 s: a question-like ending.
+    prosody = analyze_prosody(voiced_tone(220, 190, 160, 130, 170, seconds=4.0), RATE)
+    assert prosody.pitch_end_slope > 3
+
+
 def test_speech_frames_find_the_voice_between_silences(voiced_tone: ToneMaker) -> None:
     clip = np.concatenate([np.zeros(RATE), voiced_tone(150), np.zeros(RATE // 2)])
     start, end = speech_frames(clip, RATE).speech_span()
@@ -69,7 +75,9 @@ def test_speech_frames_find_the_voice_between_silences(voiced_tone: ToneMaker) -
 
 
 @pytest.mark.parametrize(("gap", "pause_ratio"), [(0.5, 0.5 / 2.5), (0.1, 0.0)])
-def test_only_gaps_over_150_ms_count_as_pauses(voiced_tone: ToneMaker, gap: float, pause_ratio: float) -> None:
+def test_only_gaps_over_150_ms_count_as_pauses(
+    voiced_tone: ToneMaker, gap: float, pause_ratio: float
+) -> None:
     tone = voiced_tone(150, seconds=1.0)
     clip = np.concatenate([tone, np.zeros(round(gap * RATE)), tone])
     prosody = analyze_prosody(clip, RATE)
@@ -107,7 +115,9 @@ def test_loudness_needs_a_400_ms_block(voiced_tone: ToneMaker) -> None:
 
 
 @pytest.mark.parametrize("use_text", [True, False], ids=["from-text", "from-peaks"])
-def test_speech_rate_follows_espeak_speed(speak: Speaker, greeting_text: str, use_text: bool) -> None:
+def test_speech_rate_follows_espeak_speed(
+    speak: Speaker, greeting_text: str, use_text: bool
+) -> None:
     text = greeting_text if use_text else None
     slow, fast = (speak(speed=speed) for speed in (120, 200))
     slow_rate = analyze_prosody(slow.samples, slow.sample_rate, text=text).speech_rate
@@ -131,9 +141,10 @@ def test_pitch_follows_espeak_pitch(speak: Speaker) -> None:
 
 def test_female_voice_is_higher(speak: Speaker, greeting: Audio) -> None:
     female = speak(voice="es+f3")
-    assert analyze_prosody(female.samples, female.sample_rate).pitch_mean > 1.5 * analyze_prosody(
-        greeting.samples, greeting.sample_rate
-    ).pitch_mean
+    assert (
+        analyze_prosody(female.samples, female.sample_rate).pitch_mean
+        > 1.5 * analyze_prosody(greeting.samples, greeting.sample_rate).pitch_mean
+    )
 
 
 def test_ten_seconds_analyse_in_under_100_ms(greeting: Audio) -> None:

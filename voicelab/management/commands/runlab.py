@@ -44,7 +44,8 @@ class Command(BaseCommand):
             manager.add_process("redis", shlex.join(command), quiet=True)
         manager.add_process("web", f"{python} -m daphne -b {shlex.quote(host)} -p {port} voicelab.asgi:application")
         manager.add_process(
-            "worker", f"{python} -m celery -A voicelab worker --loglevel INFO --concurrency {concurrency}"
+            "worker", f"{python} -m celery -A voicelab worker --loglevel INFO --concurrency {concurrency} "
+            f"--queues {settings.VOICELAB_LOCAL_QUEUES}"
         )
         self.stdout.write(self.style.SUCCESS(f"Voice Lab: http://{host}:{port}/  (Ctrl-C to stop)"))
         manager.loop()

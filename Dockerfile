@@ -1,0 +1,24 @@
+# Voice Lab image: web (daphne), Celery workers and, later, the TTS service all run from it.
+# CPU-only torch: pass --build-arg PIP_EXTRA_INDEX_URL=<PyTorch's CPU wheel index> to avoid
+# pulling the CUDA build; GPU machines build it as is.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VOICELAB_DATA_DIR=/data \
+    VOICELAB_STATIC_ROOT=/app/staticfiles
+
+WORKDIR /app
+ARG PIP_EXTRA_INDEX_URL=""
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+RUN python manage.py collectstatic --noinput --verbosity 0 \
+    && useradd --create-home --uid 1000 voicelab \
+    && mkdir -p /data && chown voicelab /data
+USER voicelab
+VOLUME ["/data"]
+EXPOSE 8000
+
+CMD ["sh", "-c", "python manage.py bootstrap && exec daphne -b 0.0.0.0 -p 8000 voicelab.asgi:application"]

