@@ -11,4 +11,5 @@ class LabelingConfig(AppConfig):
 
         from labeling.roles import ensure_roles
 
-        post_migrate.connect(ensure_roles, sender=self)
+        # After every app's migrations, so permissions of apps migrated later reach operators.
+        post_migrate.connect(ensure_roles, dispatch_uid="labeling.ensure_roles")

@@ -66,6 +66,11 @@ class Sentence(models.Model):
         return self.current_label.style if self.current_label else None
 
     @property
+    def has_take_in_style(self) -> bool:
+        """Whether the validated take was recorded in the style the sentence is labeled with."""
+        return bool(self.active_take and self.current_label and self.active_take.style == self.current_label.style)
+
+    @property
     def latest_take(self) -> Recording | None:
         """The newest take; served from prefetched ``takes`` when the query has them."""
         return max(self.takes.all(), key=lambda take: take.take_number, default=None)

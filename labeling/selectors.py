@@ -90,7 +90,7 @@ def category_progress() -> list[CategoryProgress]:
         labeled=Count("sentences", filter=Q(sentences__current_label__isnull=False), distinct=True),
         recorded=Count("sentences", filter=Q(sentences__takes__isnull=False), distinct=True),
         validated=Count("sentences", filter=Q(sentences__active_take__isnull=False), distinct=True),
-    )
+    ).order_by("position", "list_id")  # Meta.ordering does not apply to GROUP BY queries
     return [
         CategoryProgress(category=c, total=c.total, labeled=c.labeled, recorded=c.recorded, validated=c.validated)
         for c in rows

@@ -113,8 +113,8 @@ STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent
 MEDIA_ROOT = Path(os.environ.get("VOICELAB_MEDIA_ROOT", DATA_DIR / "media")).resolve()
 MEDIA_URL = "media/"
 
-# Uploads: the audio limits are checked by the labeling services with a clear message;
-# Django's own limit is set just above them so a huge body is refused early.
+# Uploads: the audio limits are checked by the labeling services with a clear message.
+# Uploaded files over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to a temporary file, not memory.
 VOICELAB_MAX_UPLOAD_BYTES = int(os.environ.get("VOICELAB_MAX_UPLOAD_MB", "50")) * 1024 * 1024
 VOICELAB_MAX_TAKE_SECONDS = float(os.environ.get("VOICELAB_MAX_TAKE_SECONDS", "60"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

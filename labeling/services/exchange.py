@@ -17,12 +17,13 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from distillation.engine.audio import Audio, AudioError, read_audio
 from distillation.engine.config import STYLES
-from labeling.models import Recording, Sentence, StyleLabel
+from labeling.models import Recording, Sentence, StyleLabel, take_upload_path
 from labeling.services.labels import set_style_label
 from labeling.services.takes import promote_take
 
@@ -59,7 +60,11 @@ def _recording_record(take: Recording) -> dict:
 
 
 def export_records() -> list[dict]:
-    """Every labeled sentence in corpus order, with its validated take when it has one."""
+    """Every labeled sentence in corpus order, with its validated take in the labeled style.
+
+    A take recorded before the sentence was relabeled is left out: it would hand
+    Stage 1 audio of the wrong style.
+    """
     sentences = Sentence.objects.filter(current_label__isnull=False).select_related(
         "category", "current_label", "active_take__sentence"
     )
@@ -69,7 +74,7 @@ def export_records() -> list[dict]:
             "text": s.text,
             "list": s.category.list_id,
             "style_label": s.current_label.style,
-            "recording": _recording_record(s.active_take) if s.active_take else None,
+            "recording": _recording_record(s.active_take) if s.has_take_in_style else None,
         }
         for s in sentences
     ]
@@ -105,7 +110,11 @@ def _check_record(index: int, record: object, sentences: dict[str, Sentence]) ->
     where = f"record {index + 1}"
     if not isinstance(record, dict):
         return [f"{where} is not an object"]
-    problems = [f"{where} lacks “{key}”" for key in ("sentence_id", "style_label") if key not in record]
+    problems = [
+        f"{where} lacks “{key}”" if key not in record else f"{where}: “{key}” must be text"
+        for key in ("sentence_id", "style_label")
+        if not isinstance(record.get(key), str)
+    ]
     if problems:
         return problems
     if record["sentence_id"] not in sentences:
@@ -113,7 +122,7 @@ def _check_record(index: int, record: object, sentences: dict[str, Sentence]) ->
     if record["style_label"] not in STYLES:
         problems.append(f"{where}: unknown style “{record['style_label']}”")
     recording = record.get("recording")
-    if recording is not None and not (isinstance(recording, dict) and "path" in recording):
+    if recording is not None and not (isinstance(recording, dict) and isinstance(recording.get("path"), str)):
         problems.append(f"{where}: “recording” must be null or an object with a path")
     return problems
 
@@ -145,6 +154,27 @@ def _read_archive(data: bytes) -> tuple[list[dict], dict[str, bytes]]:
     return records, wavs
 
 
+def _decode_wavs(wavs: dict[str, bytes], records: list[dict]) -> tuple[dict[str, Audio], list[str]]:
+    """Decode every WAV the records refer to; a file that is not usable audio is a problem."""
+    decoded: dict[str, Audio] = {}
+    problems: list[str] = []
+    for record in records:
+        path = (record.get("recording") or {}).get("path")
+        if path in wavs and path not in decoded:
+            try:
+                decoded[path] = read_audio(wavs[path], max_seconds=settings.VOICELAB_MAX_TAKE_SECONDS)
+            except AudioError as exc:
+                problems.append(f"{path}: {exc}")
+    return decoded, problems
+
+
+def _recorded_style(record: dict) -> str:
+    """The style a take was recorded in, from its ``<id>_<style>.wav`` path (else the label)."""
+    stem = Path(record["recording"]["path"]).stem
+    style = stem.removeprefix(f"{record['sentence_id']}_")
+    return style if style in STYLES else record["style_label"]
+
+
 def _same_audio(take: Recording | None, data: bytes) -> bool:
     if take is None:
         return False
@@ -155,26 +185,29 @@ def _same_audio(take: Recording | None, data: bytes) -> bool:
     return hashlib.sha256(existing).digest() == hashlib.sha256(data).digest()
 
 
-def _import_take(sentence: Sentence, record: dict, data: bytes, user: AbstractBaseUser | None) -> bool:
+def _import_take(sentence: Sentence, record: dict, data: bytes, audio: Audio, user: AbstractBaseUser | None) -> bool:
     if _same_audio(sentence.active_take, data):
         return False
     recording = record["recording"]
     take = Recording(
         sentence=sentence,
-        style=record["style_label"],
-        take_number=(sentence.takes.order_by("-take_number").values_list("take_number", flat=True).first() or 0) + 1,
+        style=_recorded_style(record),
+        take_number=(sentence.takes.aggregate(last=Max("take_number"))["last"] or 0) + 1,
         original_name=Path(recording["path"]).name,
         source=Recording.Source.IMPORT,
         speaker="imported",
         uploaded_by=user,
         status=Recording.Status.VALID,
         validated_at=timezone.now(),
-        duration_seconds=recording.get("duration_seconds"),
+        duration_seconds=audio.duration,
+        sample_rate=audio.sample_rate,
         quality_score=recording.get("quality_score"),
         prosody=recording.get("prosody") or {},
-        grade="",
     )
-    take.audio.save("import.wav", SimpleUploadedFile("import.wav", data), save=False)
+    take.audio.name = take_upload_path(take, "")
+    target = Path(settings.MEDIA_ROOT) / take.audio.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
     take.save()
     promote_take(recording=take)
     return True
@@ -186,9 +219,12 @@ def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult
     Every record is checked first; on any problem nothing at all is changed.
     """
     records, wavs = _read_archive(data)
-    ids = [r.get("sentence_id") for r in records if isinstance(r, dict)]
+    ids = [r.get("sentence_id") for r in records if isinstance(r, dict) and isinstance(r.get("sentence_id"), str)]
     sentences = Sentence.objects.select_related("current_label", "active_take").in_bulk(ids, field_name="sentence_id")
     problems = [p for i, r in enumerate(records) for p in _check_record(i, r, sentences)]
+    if problems:
+        raise ExchangeError(problems)
+    audio, problems = _decode_wavs(wavs, records)
     if problems:
         raise ExchangeError(problems)
 
@@ -202,7 +238,8 @@ def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult
                 set_style_label(sentence=sentence, style=record["style_label"], user=user, method=StyleLabel.Method.IMPORT)
                 result.labels_changed += 1
             recording = record.get("recording")
-            if recording and recording["path"] in wavs:
+            if recording and recording["path"] in audio:
                 sentence.refresh_from_db()
-                result.takes_added += _import_take(sentence, record, wavs[recording["path"]], user)
+                path = recording["path"]
+                result.takes_added += _import_take(sentence, record, wavs[path], audio[path], user)
     return result

@@ -37,7 +37,7 @@ def _check_upload(upload: UploadedFile) -> None:
     limit = settings.VOICELAB_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
         raise TakeRejected(
-            f"The file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB."
+            f"The file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.1f} MB."
         )
     if upload.size == 0:
         raise TakeRejected("The file is empty.")
@@ -142,10 +142,18 @@ def validate_take(*, recording: Recording) -> Recording:
     recording.validated_at = timezone.now()
     with transaction.atomic():
         recording.save()
-        if assessment.usable:
+        if assessment.usable and _is_newest_usable(recording):
             promote_take(recording=recording)
     _notify(recording)
     return recording
+
+
+def _is_newest_usable(recording: Recording) -> bool:
+    """A take replaces the active one only if it is newer: a redelivered task for an
+    old take, or workers finishing out of order, must not bring an old take back."""
+    active = Sentence.objects.filter(pk=recording.sentence_id).values_list("active_take__take_number", flat=True)
+    number = active.first()
+    return number is None or number <= recording.take_number
 
 
 def promote_take(*, recording: Recording) -> None:
