@@ -8,6 +8,7 @@ from django.contrib.auth.context_processors import PermWrapper
 from django.template.loader import render_to_string
 
 from labeling.models import Recording
+from labeling.selectors import style_progress
 from labeling.services.takes import TAKES_GROUP
 
 
@@ -37,5 +38,13 @@ class TakeUpdatesConsumer(AsyncWebsocketConsumer):
         ).first()
         if take is None:
             return None
-        context = {"sentence": take.sentence, "oob": True, "perms": PermWrapper(self.scope["user"])}
-        return render_to_string("labeling/_take_cell.html", context)
+        context = {
+            "sentence": take.sentence,
+            "oob": True,
+            "perms": PermWrapper(self.scope["user"]),
+            "style_progress": style_progress(),
+        }
+        # One message, two out-of-band swaps: the take's cell and the per-style progress.
+        return render_to_string("labeling/_take_cell.html", context) + render_to_string(
+            "labeling/_style_progress.html", context
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,9 @@ def test_validation_pushes_the_take_cell_out_of_band(annotator_client: Client, p
     assert 'data-take-status="valid"' in html
     assert f"/labeling/takes/{pending_take.pk}/audio/" in html
     assert 'class="upload-form"' in html  # rendered with the connected annotator's permissions
+    # The per-style progress comes along: one validated amable take of the labeled sentence.
+    progress = html[html.index('id="style-progress"') :]
+    assert 'hx-swap-oob="true"' in progress and re.search(r"Amable</span></td>\s*<td>1</td><td>1</td>", progress)
 
 
 @pytest.mark.parametrize("with_cookie", [False, True], ids=["anonymous", "bad-session"])

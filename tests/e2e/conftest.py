@@ -1,0 +1,228 @@
+"""End-to-end set-up: the real lab processes around the test database, and a real Chromium.
+
+Once per session: a Celery worker and the daphne ASGI server, started as the lab
+starts them, on the embedded Redis of ``tests/conftest.py`` and on the on-disk
+SQLite test database (so they see what a transactional test commits), with a
+private media folder. Browser tests get a fresh Chromium context per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pytest_django import Settings
+
+from . import processes
+from .lab import ANNOTATOR_PASSWORD
+from .processes import LabProcess
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from playwright.sync_api import Browser
+
+    from labeling.models import StyleLabel
+    from .workspace import Workspace
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # A microphone that plays a WAV file and needs no permission prompt.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+# Django refuses ORM calls while an asyncio loop runs in the thread. Playwright's sync
+# API keeps its loop in another greenlet of the main thread, so the check misfires for
+# the (synchronous) database calls the browser tests make between page actions.
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+
+
+# The processes started this session, whose logs a failing test's report shows.
+_STARTED: list[LabProcess] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report = yield
+    if report.failed:
+        for process in _STARTED:
+            report.sections.append((f"{process.name} log (end)", process.tail()))
+        workspace = getattr(item, "funcargs", {}).get("workspace")
+        if workspace is not None and workspace.js_errors:
+            report.sections.append(("browser JavaScript errors", "\n".join(workspace.js_errors)))
+    return report
+
+
+# ---- the lab's processes ------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def e2e_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MEDIA_ROOT shared by this process, the worker and the server; fresh each session."""
+    return tmp_path_factory.mktemp("e2e-media")
+
+
+@pytest.fixture(autouse=True)
+def _shared_media(settings: Settings, e2e_media: Path) -> Iterator[None]:
+    """Point this process at the shared media folder, and empty it after each test (as the database is)."""
+    settings.MEDIA_ROOT = e2e_media
+    yield
+    for entry in e2e_media.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+@pytest.fixture(scope="session")
+def lab_env(django_db_setup: None, e2e_media: Path) -> dict[str, str]:
+    """The environment of the lab's subprocesses: the test database, Redis and media of this session."""
+    from django.db import connection
+
+    database = Path(connection.settings_dict["NAME"]).resolve()
+    assert database.is_file(), f"the test database must be a file the subprocesses can open, not {database}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "voicelab.settings",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "VOICELAB_MEDIA_ROOT": str(e2e_media),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop(ASYNC_UNSAFE, None)
+    assert env.get("REDIS_URL"), "tests/conftest.py exports the embedded Redis's URL"
+    return env
+
+
+@pytest.fixture(scope="session")
+def process_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the worker and the server log (their ends are added to failing tests' reports)."""
+    return tmp_path_factory.mktemp("e2e-logs")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(lab_env: dict[str, str], process_logs: Path) -> Iterator[LabProcess]:
+    """A real Celery worker (solo pool) consuming the session's Redis queue."""
+    from voicelab.celery import app
+
+    hostname = f"e2e-{os.getpid()}@localhost"
+    arguments = ["-m", "celery", "-A", "voicelab", "worker", "--pool", "solo", "--loglevel", "INFO",
+                 "--hostname", hostname, "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    worker = processes.start("worker", arguments, env=lab_env, log_dir=process_logs)
+    _STARTED.append(worker)
+    try:
+        worker.wait_ready(lambda: bool(app.control.ping(destination=[hostname], timeout=0.5)), timeout=60)
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(lab_env: dict[str, str], process_logs: Path) -> Iterator[str]:
+    """The daphne ASGI server (HTTP and websockets) on a free port; yields its base URL."""
+    from voicelab.embedded_redis import HOST, free_port
+
+    port = free_port()
+    base_url = f"http://{HOST}:{port}"
+    arguments = ["-m", "daphne", "-b", HOST, "-p", str(port), "voicelab.asgi:application"]
+    server = processes.start("daphne", arguments, env=lab_env, log_dir=process_logs)
+    _STARTED.append(server)
+    try:
+        server.wait_ready(lambda: processes.http_ok(f"{base_url}/accounts/login/"), timeout=60)
+        yield base_url
+    finally:
+        server.stop()
+
+
+# ---- data ---------------------------------------------------------------------------------
+@pytest.fixture
+def lab_annotator(annotator: User) -> User:
+    """The annotator of tests/conftest.py, with a password this suite types into the login form."""
+    annotator.set_password(ANNOTATOR_PASSWORD)
+    annotator.save(update_fields=["password"])
+    return annotator
+
+
+@pytest.fixture
+def label(corpus: None, lab_annotator: User) -> Callable[[str, str], StyleLabel]:
+    """``label(sentence_id, style)``: label a sentence as the annotator, committed for the other processes."""
+    from labeling.models import Sentence
+    from labeling.services.labels import set_style_label
+
+    def make(sentence_id: str, style: str) -> StyleLabel:
+        return set_style_label(sentence=Sentence.objects.get(sentence_id=sentence_id), style=style, user=lab_annotator)
+
+    return make
+
+
+@pytest.fixture
+def wav_upload(espeak_wav: Callable[..., Path]) -> Callable[..., SimpleUploadedFile]:
+    """``wav_upload(text=..., name=...)``: espeak-ng speech as the upload a view would receive."""
+
+    def make(*args: object, name: str = "take.wav", **kwargs: object) -> SimpleUploadedFile:
+        return SimpleUploadedFile(name, espeak_wav(*args, **kwargs).read_bytes(), content_type="audio/wav")
+
+    return make
+
+
+# ---- the browser --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser(espeak_wav: Callable[..., Path]) -> Iterator[Browser]:
+    """Headless Debian Chromium driven by Playwright; its fake microphone speaks an espeak-ng WAV.
+
+    Module-scoped so Playwright's loop, and the Django setting that tolerates it, end
+    with the browser tests instead of lasting for the rest of the session.
+    """
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); browser tests need it.")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    microphone = f"--use-file-for-fake-audio-capture={espeak_wav()}"
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, microphone])
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
+
+
+@pytest.fixture
+def workspace(browser: Browser, asgi_server: str) -> Iterator[Workspace]:
+    """A fresh browser context on the lab (no cookies), wrapped in the workspace page object."""
+    from .workspace import WS_SPY_SCRIPT, Workspace
+
+    context = browser.new_context(base_url=asgi_server, viewport={"width": 1400, "height": 1000})
+    context.grant_permissions(["microphone"], origin=asgi_server)
+    context.add_init_script(WS_SPY_SCRIPT)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield Workspace(page)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def annotator_workspace(workspace: Workspace, corpus: None, lab_annotator: User) -> Workspace:
+    """The workspace after the annotator logged in through the login form."""
+    workspace.log_in(lab_annotator.username, ANNOTATOR_PASSWORD)
+    workspace.page.wait_for_url("**/labeling/")
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(pytestconfig: pytest.Config) -> Path:
+    """data/test-run/ (ignored by git): screenshots a person can look at after a run."""
+    folder = pytestconfig.rootpath / "data" / "test-run"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,208 @@
+"""The workspace in a real Chromium, against daphne, the Celery worker and the embedded Redis."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.template.defaultfilters import floatformat  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
+
+from labeling.models import Recording, Sentence, StyleLabel  # noqa: E402
+
+from .lab import ANNOTATOR_PASSWORD, VALIDATION_TIMEOUT, latest_take, sentence, wait_for_validation  # noqa: E402
+from .processes import LabProcess  # noqa: E402
+from .workspace import LOGIN_PATH, WORKSPACE_PATH, Workspace  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CALL_CENTER = "lista_call_center"
+LIVE_TIMEOUT_MS = VALIDATION_TIMEOUT * 1000
+VALIDATED_BADGE = re.compile(r"Validated · \d\.\d\d")
+STATIC_SCRIPTS = ("/static/voicelab.js", "/static/django_htmx/htmx-2.min.js", "/static/django_htmx/ext/hx-ws-2.min.js")
+
+Labeler = Callable[[str, str], StyleLabel]
+
+def expect_validated_live(workspace: Workspace, sentence_id: str) -> Recording:
+    """The take cell turns "Validated · score" through a websocket push, and the database agrees."""
+    workspace.wait_for_pushed_cell(sentence_id, "valid", timeout_ms=LIVE_TIMEOUT_MS)
+    badge = workspace.take_cell(sentence_id).locator('[data-take-status="valid"]')
+    expect(badge).to_have_text(VALIDATED_BADGE)
+    take = wait_for_validation(latest_take(sentence_id).pk)
+    assert take.status == Recording.Status.VALID, (take.error, take.findings)
+    assert sentence(sentence_id).active_take_id == take.pk
+    expect(badge).to_contain_text(floatformat(take.quality_score, 2))
+    return take
+
+
+def test_anonymous_visitor_is_sent_to_the_login_page(workspace: Workspace) -> None:
+    workspace.page.goto(WORKSPACE_PATH)
+
+    expect(workspace.page).to_have_url(re.compile(rf"{LOGIN_PATH}\?next=/labeling/$"))
+    expect(workspace.page.get_by_role("heading", name="Log in to Voice Lab")).to_be_visible()
+    expect(workspace.rows).to_have_count(0)
+
+
+def test_annotator_logs_in_and_the_page_loads_its_scripts_and_websocket(
+    workspace: Workspace, corpus: None, lab_annotator: User
+) -> None:
+    workspace.log_in(lab_annotator.username, "not-the-password")
+    expect(workspace.page.get_by_text("Your username and password didn't match")).to_be_visible()
+
+    workspace.log_in(lab_annotator.username, ANNOTATOR_PASSWORD)
+    expect(workspace.page).to_have_url(re.compile(r"/labeling/$"))
+    expect(workspace.page.locator(".whoami")).to_contain_text(lab_annotator.username)
+    for path in STATIC_SCRIPTS:  # daphne serves no static files itself: WhiteNoise must
+        assert workspace.page.request.get(path).ok, path
+    assert workspace.page.evaluate("() => typeof htmx") == "object"
+    workspace.page.wait_for_function("window.__voicelabWsOpen === true")
+    expect(workspace.rows).to_have_count(Sentence.objects.count())
+
+
+def test_filters_narrow_the_table_by_category_and_status(annotator_workspace: Workspace, label: Labeler) -> None:
+    label("shcc-03", "neutral")
+    label("shpg-01", "neutral")  # labeled too, but in another category
+    call_center = set(Sentence.objects.filter(category__list_id=CALL_CENTER).values_list("sentence_id", flat=True))
+    workspace = annotator_workspace
+    workspace.open()
+
+    with workspace.same_page_load():
+        workspace.filter("category", CALL_CENTER)
+        expect(workspace.rows).to_have_count(len(call_center))
+        assert set(workspace.sentence_ids()) == call_center
+
+        workspace.filter("status", "labeled")
+        expect(workspace.rows).to_have_count(1)
+        assert workspace.sentence_ids() == ["shcc-03"]
+        expect(workspace.page.locator("#sentences .count")).to_have_text("1 sentence")
+
+    query = parse_qs(urlsplit(workspace.page.url).query)
+    assert (query["category"], query["status"]) == ([CALL_CENTER], ["labeled"])
+
+
+def test_dropdown_labels_a_sentence_without_reloading(
+    annotator_workspace: Workspace, lab_annotator: User
+) -> None:
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+
+    with workspace.same_page_load():
+        workspace.style_select("shcc-04").select_option("empatico")
+        expect(workspace.label_cell("shcc-04").get_by_role("status")).to_have_text("✓ Saved")
+
+    expect(workspace.style_select("shcc-04")).to_have_value("empatico")
+    label = sentence("shcc-04").current_label
+    assert label is not None
+    assert (label.style, label.method, label.labeled_by_id) == ("empatico", "dropdown", lab_annotator.pk)
+
+
+def test_keyboard_moves_between_rows_and_labels_the_current_one(annotator_workspace: Workspace) -> None:
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+    first, second = workspace.sentence_ids()[:2]
+    keyboard = workspace.page.keyboard
+
+    with workspace.same_page_load():
+        keyboard.press("j")
+        workspace.expect_current_row(first)
+        keyboard.press("j")
+        workspace.expect_current_row(second)
+        keyboard.press("2")
+        expect(workspace.label_cell(second).get_by_role("status")).to_have_text("✓ Saved")
+        expect(workspace.style_select(second)).to_have_value("amable")
+        workspace.expect_current_row(second)  # the swap keeps the row selected
+        keyboard.press("k")
+        workspace.expect_current_row(first)
+
+    label = sentence(second).current_label
+    assert label is not None and (label.style, label.method) == ("amable", "keyboard")
+    assert sentence(first).current_label is None
+
+
+def test_uploaded_take_is_validated_and_pushed_to_the_page(
+    annotator_workspace: Workspace,
+    celery_worker: LabProcess,
+    label: Labeler,
+    lab_annotator: User,
+    espeak_wav: Callable[..., Path],
+    screenshot_dir: Path,
+) -> None:
+    label("shcc-01", "amable")
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+
+    with workspace.same_page_load():
+        with workspace.page.expect_response(re.compile(r"/sentences/shcc-01/takes/$")) as upload:
+            workspace.upload("shcc-01", espeak_wav())
+        assert upload.value.status == 201
+        take = expect_validated_live(workspace, "shcc-01")
+
+    assert (take.source, take.uploaded_by_id, take.original_name) == ("upload", lab_annotator.pk, espeak_wav().name)
+    player = workspace.take_cell("shcc-01").locator("audio.take-audio")
+    expect(player).to_have_attribute("src", f"/labeling/takes/{take.pk}/audio/")
+    audio = workspace.page.request.get(player.get_attribute("src") or "")
+    assert audio.ok and audio.headers["content-type"] == "audio/wav"
+    workspace.page.screenshot(path=screenshot_dir / "workspace.png", full_page=True)
+
+
+def test_corrupt_upload_shows_the_reason_in_a_toast(annotator_workspace: Workspace, label: Labeler) -> None:
+    label("shcc-02", "amable")
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+    corrupt = {"name": "broken.wav", "mimeType": "audio/wav", "buffer": b"RIFF\x00\x00\x00\x00WAVE" + b"noise" * 200}
+
+    with workspace.same_page_load():
+        workspace.upload("shcc-02", corrupt)
+        expect(workspace.toast).to_be_visible()
+        expect(workspace.toast).to_contain_text("The file is not audio that can be read")
+
+    expect(workspace.take_cell("shcc-02")).to_contain_text("No recording yet")
+    assert not Recording.objects.filter(sentence__sentence_id="shcc-02").exists()
+
+
+def test_unknown_style_is_refused_with_a_toast(annotator_workspace: Workspace) -> None:
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+    dropdown = workspace.style_select("shcc-05")
+    # A stale or tampered page: the dropdown offers a style the lab does not know.
+    dropdown.evaluate("select => select.add(new Option('Robótico', 'robotico'))")
+
+    with workspace.same_page_load():
+        dropdown.select_option("robotico")
+        expect(workspace.toast).to_be_visible()
+        expect(workspace.toast).to_contain_text("Unknown style “robotico”.")
+
+    expect(workspace.label_cell("shcc-05").get_by_role("status")).to_have_count(0)
+    assert sentence("shcc-05").current_label is None
+
+
+def test_recording_with_the_microphone_makes_a_validated_browser_take(
+    annotator_workspace: Workspace, celery_worker: LabProcess, label: Labeler
+) -> None:
+    label("shcc-06", "amable")
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+    row = workspace.row("shcc-06")
+
+    with workspace.same_page_load():
+        row.locator("td.text").click()
+        workspace.expect_current_row("shcc-06")
+        workspace.page.keyboard.press("r")
+        expect(row).to_have_class(re.compile(r"\brecording\b"))
+        expect(row.locator(".record-button")).to_have_text("■ Stop")
+        workspace.page.wait_for_timeout(2500)
+        with workspace.page.expect_response(re.compile(r"/sentences/shcc-06/takes/$")) as upload:
+            workspace.page.keyboard.press("r")
+        assert upload.value.status == 201
+        take = expect_validated_live(workspace, "shcc-06")
+
+    assert take.source == Recording.Source.BROWSER
+    assert take.duration_seconds is not None and 1.5 < take.duration_seconds < 4
+    expect(row.locator(".record-button")).to_have_text("● Record")
