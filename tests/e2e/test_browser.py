@@ -151,6 +151,13 @@ def test_uploaded_take_is_validated_and_pushed_to_the_page(
     assert audio.ok and audio.headers["content-type"] == "audio/wav"
     workspace.page.screenshot(path=screenshot_dir / "workspace.png", full_page=True)
 
+    # "p" plays the current row's validated take, and pauses it again.
+    workspace.row("shcc-01").locator(".text").click()
+    workspace.page.keyboard.press("p")
+    workspace.page.wait_for_function("el => !el.paused && el.currentTime > 0", arg=player.element_handle())
+    workspace.page.keyboard.press("p")
+    workspace.page.wait_for_function("el => el.paused", arg=player.element_handle())
+
 
 def test_corrupt_upload_shows_the_reason_in_a_toast(annotator_workspace: Workspace, label: Labeler) -> None:
     label("shcc-02", "amable")
