@@ -8,8 +8,11 @@ from django.contrib.auth.context_processors import PermWrapper
 from django.template.loader import render_to_string
 
 from labeling.models import Recording
-from labeling.selectors import style_progress
+from labeling.selectors import category_progress, style_progress
 from labeling.services.takes import TAKES_GROUP
+
+
+PUSHED_FRAGMENTS = ("_take_cell", "_style_progress", "_category_progress")
 
 
 class TakeUpdatesConsumer(AsyncWebsocketConsumer):
@@ -43,8 +46,7 @@ class TakeUpdatesConsumer(AsyncWebsocketConsumer):
             "oob": True,
             "perms": PermWrapper(self.scope["user"]),
             "style_progress": style_progress(),
+            "category_progress": category_progress(),
         }
-        # One message, two out-of-band swaps: the take's cell and the per-style progress.
-        return render_to_string("labeling/_take_cell.html", context) + render_to_string(
-            "labeling/_style_progress.html", context
-        )
+        # One message, three out-of-band swaps: the take's cell and both progress panels.
+        return "".join(render_to_string(f"labeling/{name}.html", context) for name in PUSHED_FRAGMENTS)

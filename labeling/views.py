@@ -74,7 +74,15 @@ def label_sentence(request: HttpRequest, sentence_id: str) -> HttpResponse:
         method=form.cleaned_data["method"] or "dropdown",
     )
     sentence.current_label = label
-    return render(request, "labeling/_label_cell.html", {"sentence": sentence, "styles": STYLES, "saved": True})
+    context = {
+        "sentence": sentence,
+        "styles": STYLES,
+        "saved": True,
+        "style_progress": selectors.style_progress(),
+        "category_progress": selectors.category_progress(),
+    }
+    # The saved cell, plus both progress panels swapped out of band.
+    return render(request, "labeling/_label_response.html", context)
 
 
 @require_POST

@@ -62,6 +62,8 @@ def test_validation_pushes_the_take_cell_out_of_band(annotator_client: Client, p
     # The per-style progress comes along: one validated amable take of the labeled sentence.
     progress = html[html.index('id="style-progress"') :]
     assert 'hx-swap-oob="true"' in progress and re.search(r"Amable</span></td>\s*<td>1</td><td>1</td>", progress)
+    categories = html[html.index('id="category-progress"') :]
+    assert 'hx-swap-oob="true"' in categories and "1 / 1 / 1 of 15" in categories
 
 
 @pytest.mark.parametrize("with_cookie", [False, True], ids=["anonymous", "bad-session"])

@@ -58,6 +58,11 @@ def test_label_endpoint_returns_the_saved_cell(
     assert not re.search(r'<option value="amable"\s+selected>', html)
     label = Sentence.objects.get(sentence_id="shcc-01").current_label
     assert (label.style, label.labeled_by, label.method) == ("empatico", annotator, "dropdown")
+    # Both progress panels come along, swapped out of band, with the new count.
+    style_panel = html[html.index('id="style-progress"') :]
+    assert 'hx-swap-oob="true"' in style_panel
+    assert re.search(r"Empático</span></td>\s*<td>1</td>", style_panel)
+    assert "1 / 0 / 0 of 15" in html[html.index('id="category-progress"') :]
 
 
 def test_keyboard_method_is_stored(corpus: None, annotator_client: Client, htmx: dict[str, str]) -> None:
