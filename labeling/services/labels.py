@@ -24,7 +24,7 @@ def set_style_label(
     style again records nothing new.
     """
     get_style(style)
-    sentence = Sentence.objects.select_for_update().select_related("current_label").get(pk=sentence.pk)
+    sentence = Sentence.objects.select_for_update(of=("self",)).select_related("current_label").get(pk=sentence.pk)
     current = sentence.current_label
     if current is not None and current.style == style:
         return current

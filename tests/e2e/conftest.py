@@ -85,18 +85,25 @@ def lab_env(django_db_setup: None, e2e_media: Path) -> dict[str, str]:
     """The environment of the lab's subprocesses: the test database, Redis and media of this session."""
     from django.db import connection
 
-    database = Path(connection.settings_dict["NAME"]).resolve()
-    assert database.is_file(), f"the test database must be a file the subprocesses can open, not {database}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "voicelab.settings",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": _test_database_url(connection.settings_dict),
         "VOICELAB_MEDIA_ROOT": str(e2e_media),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop(ASYNC_UNSAFE, None)
     assert env.get("REDIS_URL"), "tests/conftest.py exports the embedded Redis's URL"
     return env
+
+
+def _test_database_url(db: dict) -> str:
+    """The URL of the test database as this process sees it (SQLite file or PostgreSQL)."""
+    if db["ENGINE"].endswith("sqlite3"):
+        database = Path(db["NAME"]).resolve()
+        assert database.is_file(), f"the test database must be a file the subprocesses can open, not {database}"
+        return f"sqlite:///{database}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture(scope="session")
