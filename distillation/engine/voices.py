@@ -1,0 +1,126 @@
+"""Kokoro voice tensors: loading, checking, saving, row selection and interpolation.
+
+A voice ("voicepack") is a float32 tensor of shape [510, 1, 256]: one 256-d style
+vector per utterance length, where an utterance of n phonemes uses row n - 1.
+The deploy stage ships voices as ``.pt``; stock voices also come as raw ``.bin``
+(kokoro-js) and numpy ``.npy``/``.npz`` (kokoro-onnx).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+VOICE_SHAPE = (510, 1, 256)
+MAX_PHONEMES = VOICE_SHAPE[0]
+STYLE_DIM = VOICE_SHAPE[2]
+VOICE_SUFFIXES = (".pt", ".npy", ".npz", ".bin")
+
+
+class VoiceError(ValueError):
+    """A voice file or tensor that cannot be used; the message says why."""
+
+
+def check_voice(voice: torch.Tensor | np.ndarray, *, source: str = "voice") -> torch.Tensor:
+    """Return ``voice`` as a contiguous float32 tensor [510, 1, 256], or raise VoiceError."""
+    tensor = torch.as_tensor(np.asarray(voice) if isinstance(voice, np.ndarray) else voice)
+    if tuple(tensor.shape) == (VOICE_SHAPE[0], VOICE_SHAPE[2]):
+        tensor = tensor.unsqueeze(1)  # some exports drop the batch axis
+    if tuple(tensor.shape) != VOICE_SHAPE:
+        raise VoiceError(f"{source} has shape {list(tensor.shape)}; a Kokoro voice is {list(VOICE_SHAPE)}.")
+    if not tensor.is_floating_point():
+        raise VoiceError(f"{source} holds {tensor.dtype} values; a Kokoro voice holds floats.")
+    tensor = tensor.to(torch.float32).contiguous()
+    if not torch.isfinite(tensor).all():
+        raise VoiceError(f"{source} contains NaN or infinite values.")
+    return tensor
+
+
+def load_voice(path: str | Path, *, key: str | None = None) -> torch.Tensor:
+    """Read a voice from ``.pt``, ``.npy``, ``.npz`` (``key`` names the voice) or raw ``.bin``."""
+    path = Path(path)
+    if not path.is_file():
+        raise VoiceError(f"Voice file {path} does not exist.")
+    loaders = {".pt": _load_pt, ".npy": _load_npy, ".npz": lambda p: _load_npz(p, key), ".bin": _load_bin}
+    loader = loaders.get(path.suffix.lower())
+    if loader is None:
+        raise VoiceError(f"{path.name}: voices are read from {', '.join(VOICE_SUFFIXES)} files.")
+    try:
+        raw = loader(path)
+    except VoiceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every reader has its own error types
+        raise VoiceError(f"{path.name} is not a readable voice file: {exc}") from None
+    return check_voice(raw, source=path.name)
+
+
+def _load_pt(path: Path) -> torch.Tensor:
+    # weights_only: a .pt from elsewhere must not be able to run code when loaded.
+    value = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(value, torch.Tensor):
+        raise VoiceError(f"{path.name} holds a {type(value).__name__}, not a voice tensor.")
+    return value
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def _load_npz(path: Path, key: str | None) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.keys())
+        name = key or (names[0] if len(names) == 1 else None)
+        if name not in names:
+            raise VoiceError(f"{path.name} holds voices {', '.join(names)}: say which one.")
+        return archive[name]
+
+
+def _load_bin(path: Path) -> np.ndarray:
+    expected = int(np.prod(VOICE_SHAPE)) * 4
+    if path.stat().st_size != expected:
+        raise VoiceError(f"{path.name} is {path.stat().st_size} bytes; a raw voice is {expected}.")
+    return np.fromfile(path, dtype="<f4").reshape(VOICE_SHAPE)
+
+
+def save_voice(voice: torch.Tensor, path: str | Path) -> None:
+    """Save a checked voice; ``.pt`` is a plain FloatTensor, written atomically."""
+    voice = check_voice(voice)
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(handle)
+    try:
+        if path.suffix == ".pt":
+            torch.save(voice.clone(), temp_name)
+        elif path.suffix == ".npy":
+            with open(temp_name, "wb") as stream:
+                np.save(stream, voice.numpy())
+        elif path.suffix == ".bin":
+            voice.numpy().astype("<f4").tofile(temp_name)
+        else:
+            raise VoiceError(f"{path.name}: voices are saved as .pt, .npy or .bin.")
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def style_for(voice: torch.Tensor, phoneme_count: int) -> torch.Tensor:
+    """The style row Kokoro uses for an utterance of ``phoneme_count`` phonemes: [1, 256]."""
+    if phoneme_count < 1:
+        raise VoiceError("An utterance needs at least one phoneme.")
+    return voice[min(phoneme_count, MAX_PHONEMES) - 1]
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The seed's interpolation ``(a+b)/2 + (a-b)*alpha/2``: alpha=1 gives a, -1 gives b,
+    and |alpha| > 1 extrapolates past either voice."""
+    return (a + b) / 2 + (a - b) * (alpha / 2)
+
+
+def population_std(voices: list[torch.Tensor]) -> torch.Tensor:
+    """Per-element standard deviation across voices: the random walk's mutation scale."""
+    return torch.stack(voices).std(dim=0)
