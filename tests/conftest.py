@@ -143,3 +143,41 @@ def speak(espeak_wav: Callable[..., Path]) -> Callable[..., Audio]:
 def greeting(speak: Callable[..., Audio]) -> Audio:
     """The call-center greeting of the pipeline description, in the default voice."""
     return speak()
+
+
+@pytest.fixture(scope="session")
+def kokoro_assets():
+    """The Kokoro model assets of this checkout (``make test`` fetches them first)."""
+    from django.conf import settings
+
+    from distillation.engine.assets import ModelAssets
+
+    assets = ModelAssets(settings.VOICELAB_MODELS_DIR)
+    missing = assets.missing()
+    if missing:
+        pytest.skip(f"Kokoro assets missing in {assets.root} ({', '.join(missing)}): run `python manage.py fetch_models`.")
+    return assets
+
+
+@pytest.fixture(scope="session")
+def onnx_synthesizer(kokoro_assets):
+    from distillation.engine.synthesis import OnnxSynthesizer, SynthesisConfig
+
+    return OnnxSynthesizer(kokoro_assets, SynthesisConfig(backend="onnx", threads=2))
+
+
+@pytest.fixture(scope="session")
+def torch_synthesizer(kokoro_assets):
+    from distillation.engine.synthesis import SynthesisConfig, TorchSynthesizer
+
+    if kokoro_assets.missing(need_torch=True):
+        pytest.skip("The PyTorch weights are missing: run `python manage.py fetch_models` (without --skip-torch).")
+    return TorchSynthesizer(kokoro_assets, SynthesisConfig(backend="torch", threads=2))
+
+
+@pytest.fixture(scope="session")
+def stock_voice(kokoro_assets) -> Callable[[str], object]:
+    """``stock_voice("ef_dora")`` → the voice tensor fetch_models stored."""
+    from distillation.engine.voices import load_voice
+
+    return lambda name: load_voice(kokoro_assets.voice_path(name))

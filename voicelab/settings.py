@@ -120,6 +120,14 @@ VOICELAB_MAX_TAKE_SECONDS = float(os.environ.get("VOICELAB_MAX_TAKE_SECONDS", "6
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Kokoro model assets (assembled by ``manage.py fetch_models``) and the TTS service.
+VOICELAB_MODELS_DIR = Path(os.environ.get("VOICELAB_MODELS_DIR", DATA_DIR / "models")).resolve()
+VOICELAB_TTS_PORT = int(os.environ.get("VOICELAB_TTS_PORT", "8001"))
+VOICELAB_TTS_URL = os.environ.get("VOICELAB_TTS_URL", f"http://127.0.0.1:{VOICELAB_TTS_PORT}")
+KOKORO_FALLBACK_VOICE = os.environ.get("KOKORO_FALLBACK_VOICE", "ef_dora")
+# The .env file the deploy stage edits (TTS_BACKEND, KOKORO_VOICE_PATH); the TTS service reads it.
+VOICELAB_ENV_FILE = Path(os.environ.get("VOICELAB_ENV_FILE", BASE_DIR / ".env")).resolve()
+
 # Redis: the embedded one (started by ``runlab``) unless REDIS_URL points elsewhere.
 VOICELAB_REDIS_PORT = int(os.environ.get("VOICELAB_REDIS_PORT", "6390"))
 REDIS_URL = os.environ.get("REDIS_URL", f"redis://127.0.0.1:{VOICELAB_REDIS_PORT}/0")

@@ -7,13 +7,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from honcho.manager import Manager
 
+from distillation.engine.assets import ModelAssets
 from voicelab import embedded_redis
 
 
 class Command(BaseCommand):
     help = (
-        "Start the whole lab: the embedded Redis (unless REDIS_URL is set), a Celery worker and the "
-        "ASGI server, after migrating and loading the corpus. Ctrl-C stops everything."
+        "Start the whole lab: the embedded Redis (unless REDIS_URL is set), a Celery worker, the "
+        "ASGI server and the Kokoro TTS service, after migrating and loading the corpus. "
+        "Ctrl-C stops everything."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,6 +49,15 @@ class Command(BaseCommand):
             "worker", f"{python} -m celery -A voicelab worker --loglevel INFO --concurrency {concurrency} "
             f"--queues {settings.VOICELAB_LOCAL_QUEUES}"
         )
+        missing = ModelAssets(settings.VOICELAB_MODELS_DIR).missing()
+        if missing:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Kokoro TTS not started: {', '.join(missing)} missing. Run `python manage.py fetch_models`."
+                )
+            )
+        else:
+            manager.add_process("tts", f"{python} manage.py runtts --port {settings.VOICELAB_TTS_PORT}")
         self.stdout.write(self.style.SUCCESS(f"Voice Lab: http://{host}:{port}/  (Ctrl-C to stop)"))
         manager.loop()
         sys.exit(manager.returncode)

