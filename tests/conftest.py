@@ -181,3 +181,11 @@ def stock_voice(kokoro_assets) -> Callable[[str], object]:
     from distillation.engine.voices import load_voice
 
     return lambda name: load_voice(kokoro_assets.voice_path(name))
+
+
+@pytest.fixture(scope="session")
+def npm_downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the kokoro-js tarball is kept for the whole session, so it is packed once."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the stock voices come from `npm pack kokoro-js@1.2.1`.")
+    return tmp_path_factory.getbasetemp() / "npm-downloads"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from io import StringIO
 from pathlib import Path
 
@@ -10,14 +9,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from distillation.engine.assets import require
-
-
-@pytest.fixture(scope="session")
-def npm_downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session's kokoro-js tarball folder (the same path tests/engine/test_assets.py uses)."""
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: the stock voices come from `npm pack kokoro-js@1.2.1`.")
-    return tmp_path_factory.getbasetemp() / "npm-downloads"
 
 
 @pytest.fixture

@@ -54,14 +54,6 @@ RunFetch = Callable[..., FetchReport]
 
 
 @pytest.fixture(scope="session")
-def npm_downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the kokoro-js tarball is kept for the whole session (same path in every test file)."""
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: the stock voices come from `npm pack kokoro-js@1.2.1`.")
-    return tmp_path_factory.getbasetemp() / "npm-downloads"
-
-
-@pytest.fixture(scope="session")
 def run_fetch(npm_downloads: Path) -> RunFetch:
     """``run_fetch(root, **overrides)``: fetch the default voices offline, without torch."""
 
