@@ -1,7 +1,7 @@
 """Kokoro synthesis: one interface, two backends on well-kept libraries.
 
 - ``onnx``: the int8 model on onnxruntime through the ``kokoro-onnx`` package; the
-  fast path on CPU (about 2x real time on two cores, see the README's benchmark).
+  fast path on CPU (2.7-3x real time on two cores, see the README's benchmark).
 - ``torch``: the ``kokoro`` package's ``KModel``; the production path on a GPU,
   with the voice-independent text side cached per text and batched rendering of
   several voices at once (both pay on a GPU; on a 2-core CPU batching is slower).
@@ -12,12 +12,15 @@ so they render the same utterance for the same text, voice and speed.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -67,15 +70,38 @@ class SynthesisConfig:
         cuda = torch.cuda.is_available()
         device = environ.get("KOKORO_DEVICE") or ("cuda" if cuda else "cpu")
         backend = environ.get("KOKORO_BACKEND") or ("torch" if device == "cuda" else "onnx")
-        on_cpu = device == "cpu"
-        threads = 1 if (throughput and on_cpu) else cores
-        processes = cores if (throughput and on_cpu and backend == "onnx") else 1
+        # Only onnx on CPU spreads over processes (one thread each); anything else is one
+        # process, which then gets every core.
+        spread = throughput and device == "cpu" and backend == "onnx"
+        threads = 1 if spread else cores
+        processes = cores if spread else 1
         return cls(
             backend=backend,
             device=device,
             threads=int(environ.get("KOKORO_THREADS") or threads),
             processes=int(environ.get("KOKORO_PROCESSES") or processes),
         )
+
+
+@cache
+def load_vocab(config_path: Path) -> dict[str, int]:
+    """Kokoro's phoneme → token id map, from the model's ``config.json``."""
+    return json.loads(Path(config_path).read_text(encoding="utf-8"))["vocab"]
+
+
+def token_ids(phonemes: str, vocab: dict[str, int]) -> list[int]:
+    """Ids of the phonemes Kokoro knows; others are dropped, as kokoro and kokoro-onnx do."""
+    return [vocab[p] for p in phonemes if p in vocab]
+
+
+def style_row(phonemes: str, voice: torch.Tensor, vocab: dict[str, int]) -> torch.Tensor:
+    """The row of ``voice`` for these phonemes: row n - 1 for n tokens, as in kokoro."""
+    count = len(token_ids(phonemes, vocab))
+    if not count:
+        raise SynthesisError("None of the phonemes is in Kokoro's vocabulary.")
+    if count > MAX_PHONEMES:
+        raise SynthesisError(f"{count} phonemes is more than Kokoro's {MAX_PHONEMES} in one pass.")
+    return voice[count - 1]
 
 
 class Synthesizer(ABC):
@@ -86,23 +112,17 @@ class Synthesizer(ABC):
     def __init__(self, assets: ModelAssets, config: SynthesisConfig) -> None:
         self.assets = assets
         self.config = config
+        self.vocab = load_vocab(assets.config)
 
-    @abstractmethod
     def token_ids(self, phonemes: str) -> list[int]:
-        """Vocabulary ids of the phonemes Kokoro knows (others are dropped, as Kokoro does)."""
+        return token_ids(phonemes, self.vocab)
+
+    def style_row(self, phonemes: str, voice: torch.Tensor) -> torch.Tensor:
+        return style_row(phonemes, voice, self.vocab)
 
     @abstractmethod
     def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
         """Audio for one checked chunk with one style row [1, 256] (see ``render``)."""
-
-    def style_row(self, phonemes: str, voice: torch.Tensor) -> torch.Tensor:
-        """The row of ``voice`` for these phonemes: row n - 1 for n tokens, as in kokoro."""
-        count = len(self.token_ids(phonemes))
-        if not count:
-            raise SynthesisError("None of the phonemes is in Kokoro's vocabulary.")
-        if count > MAX_PHONEMES:
-            raise SynthesisError(f"{count} phonemes is more than Kokoro's {MAX_PHONEMES} in one pass.")
-        return voice[count - 1]
 
     def render(self, phonemes: str, voice: torch.Tensor, *, speed: float = 1.0) -> np.ndarray:
         """One utterance of at most 510 phonemes, exactly as the model outputs it."""
@@ -142,9 +162,6 @@ class OnnxSynthesizer(Synthesizer):
         )
         self._kokoro = Kokoro.from_session(session, voices_path=str(assets.voices_npz), vocab_config=str(assets.config))
 
-    def token_ids(self, phonemes: str) -> list[int]:
-        return self._kokoro.tokenizer.tokenize(phonemes, limit=None)  # the limit is checked by style_row
-
     def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
         # A voice of a single row: kokoro-onnx then uses exactly the row chosen by style_row.
         voice = style.reshape(1, 1, -1).numpy()
@@ -180,12 +197,16 @@ class TorchSynthesizer(Synthesizer):
         self.model = build_kmodel(assets.config, assets.torch_weights).to(self.device).eval()
         self._text_cache: OrderedDict[tuple[int, ...], _TextSide] = OrderedDict()
 
-    def token_ids(self, phonemes: str) -> list[int]:
-        vocab = self.model.vocab
-        return [vocab[p] for p in phonemes if p in vocab]
-
     def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
         return self.render_styles(phonemes, [style], speed)[0]
+
+    def clear_text_cache(self) -> None:
+        """Forget the cached text sides (the next render of any text computes its own)."""
+        self._text_cache.clear()
+
+    @property
+    def cached_texts(self) -> int:
+        return len(self._text_cache)
 
     def render_many(self, phonemes: str, voices: list[torch.Tensor], *, speed: float = 1.0) -> list[np.ndarray]:
         """The same text in several voices, in one batched forward pass."""
@@ -277,16 +298,19 @@ def _render_job(job: RenderJob) -> np.ndarray:
 class SynthesisPool:
     """Renders many utterances over ``config.processes`` processes of ``config.threads`` each.
 
-    On a 2-core CPU two 1-thread onnx processes render ~20% more audio per second
+    On a 2-core CPU two 1-thread onnx processes render ~45% more candidates per second
     than one 2-thread process (see the README's benchmark). With one process the
-    work stays in this process.
+    work stays in this process; with more, this process holds no model at all.
     """
 
     def __init__(self, assets: ModelAssets, config: SynthesisConfig) -> None:
         self.config = config
-        self.local = create_synthesizer(assets, replace(config, processes=1))
+        self.vocab = load_vocab(assets.config)
+        self.local: Synthesizer | None = None
         self._executor: ProcessPoolExecutor | None = None
-        if config.processes > 1:
+        if config.processes == 1:
+            self.local = create_synthesizer(assets, config)
+        else:
             # spawn: forking a process that already holds torch/onnxruntime threads can deadlock.
             self._executor = ProcessPoolExecutor(
                 max_workers=config.processes,
@@ -298,10 +322,10 @@ class SynthesisPool:
     def job(self, phonemes: str, voice: torch.Tensor, *, speed: float = 1.0) -> RenderJob:
         """A job for ``voice`` with its row for these phonemes picked here, so workers get 1 KB, not 0.5 MB."""
         _check_speed(speed)
-        return RenderJob(phonemes, self.local.style_row(phonemes, voice).clone(), speed)
+        return RenderJob(phonemes, style_row(phonemes, voice, self.vocab).clone(), speed)
 
     def render_many(self, jobs: list[RenderJob]) -> list[np.ndarray]:
-        if self._executor is None:
+        if self.local is not None:
             return [self.local.render_style(j.phonemes, j.style, j.speed) for j in jobs]
         return list(self._executor.map(_render_job, jobs))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -74,10 +75,10 @@ def seeded(render: Callable[[], np.ndarray]) -> np.ndarray:
 def test_cached_render_is_exactly_kokoros_forward(torch_synthesizer: TorchSynthesizer, stock_voice: Callable) -> None:
     phonemes, voice = phonemize(OTHER), stock_voice("em_santa")
     style = torch_synthesizer.style_row(phonemes, voice)
-    torch_synthesizer._text_cache.clear()
+    torch_synthesizer.clear_text_cache()
     reference = seeded(lambda: torch_synthesizer.model(phonemes, style).numpy())
     first = seeded(lambda: torch_synthesizer.render(phonemes, voice))
-    assert len(torch_synthesizer._text_cache) == 1
+    assert torch_synthesizer.cached_texts == 1
     second = seeded(lambda: torch_synthesizer.render(phonemes, voice))  # from the cache
     np.testing.assert_allclose(first, reference, atol=1e-4)
     np.testing.assert_allclose(second, reference, atol=1e-4)
@@ -103,13 +104,13 @@ def test_batched_voices_match_single_renders(torch_synthesizer: TorchSynthesizer
 
 
 def test_two_processes_render_what_one_does(kokoro_assets, stock_voice: Callable) -> None:
-    config = SynthesisConfig(backend="onnx", threads=1, processes=2)
-    with SynthesisPool(kokoro_assets, config) as pool:
+    single = OnnxSynthesizer(kokoro_assets, SynthesisConfig(backend="onnx", threads=1))
+    with SynthesisPool(kokoro_assets, SynthesisConfig(backend="onnx", threads=1, processes=2)) as pool:
+        assert pool.local is None  # the workers hold the models, not this process
         jobs = [pool.job(phonemize(text), stock_voice("ef_dora")) for text in (TEXT, OTHER)]
         parallel = pool.render_many(jobs)
-        local = [pool.local.render_style(j.phonemes, j.style, j.speed) for j in jobs]
-    for a, b in zip(parallel, local, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-4)
+    for job, audio in zip(jobs, parallel, strict=True):
+        np.testing.assert_allclose(audio, single.render_style(job.phonemes, job.style, job.speed), atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -123,10 +124,14 @@ def test_two_processes_render_what_one_does(kokoro_assets, stock_voice: Callable
 def test_config_follows_the_device(environ: dict, expected: tuple[str, str]) -> None:
     latency = SynthesisConfig.for_device(throughput=False, environ=environ)
     assert (latency.backend, latency.device) == expected
-    throughput = SynthesisConfig.for_device(throughput=True, environ={**environ, "KOKORO_THREADS": "1"})
-    assert throughput.threads == 1
-    if expected == ("onnx", "cpu"):
-        assert throughput.processes >= 1 and latency.processes == 1
+    throughput = SynthesisConfig.for_device(throughput=True, environ=environ)
+    cores = os.cpu_count() or 1
+    assert latency.processes == 1 and latency.threads == cores
+    if expected == ("onnx", "cpu"):  # onnx on CPU spreads over one single-thread process per core
+        assert (throughput.threads, throughput.processes) == (1, cores)
+    else:  # torch is one process with every core
+        assert (throughput.threads, throughput.processes) == (cores, 1)
+    assert SynthesisConfig.for_device(throughput=True, environ={**environ, "KOKORO_THREADS": "3"}).threads == 3
 
 
 def test_unknown_backend_is_refused() -> None:
