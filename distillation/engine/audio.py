@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -16,6 +15,8 @@ from typing import BinaryIO
 import librosa
 import numpy as np
 import soundfile as sf
+
+from distillation.engine.files import atomic_path
 
 # Containers accepted for recordings, as soundfile names them. libsndfile reads
 # more (AIFF, MP3...), but the upload form promises only these.
@@ -121,22 +122,13 @@ def _mono(frames: np.ndarray) -> np.ndarray:
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
     """Write mono 16-bit PCM WAV so that ``path`` is either complete or absent.
 
-    The data goes to a temporary file in the same directory (same file system,
-    so the rename is atomic) and is synced before it replaces ``path``.
+    The data goes to a temporary file in the same directory, synced and renamed
+    onto ``path`` (see ``files.atomic_path``).
     """
     if samples.ndim != 1:
         raise ValueError(f"write_wav expects mono samples, got shape {samples.shape}.")
-    target = Path(path)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            sf.write(stream, samples, sample_rate, format="WAV", subtype="PCM_16")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        os.unlink(temp_name)
-        raise
+    with atomic_path(Path(path)) as temp:
+        sf.write(temp, samples, sample_rate, format="WAV", subtype="PCM_16")
 
 
 def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

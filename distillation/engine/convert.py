@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import tempfile
 import time
@@ -44,6 +43,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from distillation.engine.files import atomic_path
 from distillation.engine.kmodel import build_kmodel
 
 COMPONENTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
@@ -120,18 +120,9 @@ def write_pth(onnx_path: Path, config_path: Path, out_path: Path) -> None:
     Written to a temporary file in the target folder, then renamed over the target,
     so a crash never leaves a truncated checkpoint where a reader would trust it.
     """
-    out_path = Path(out_path)
     state = rebuild_state_dict(onnx_path, config_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a checkpoint is meant to be shared
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(Path(out_path)) as temp, open(temp, "wb") as stream:
+        torch.save(state, stream)  # a file object: the archive's name does not follow the temp name
 
 
 # --- the reference: what KModel expects -------------------------------------------------

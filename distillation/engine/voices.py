@@ -8,12 +8,12 @@ The deploy stage ships voices as ``.pt``; stock voices also come as raw ``.bin``
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from distillation.engine.files import atomic_path
 
 VOICE_SHAPE = (510, 1, 256)
 MAX_PHONEMES = VOICE_SHAPE[0]
@@ -90,22 +90,22 @@ def save_voice(voice: torch.Tensor, path: str | Path) -> None:
     """Save a checked voice; ``.pt`` is a plain FloatTensor, written atomically."""
     voice = check_voice(voice)
     path = Path(path)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
+    if path.suffix not in {".pt", ".npy", ".bin"}:
+        raise VoiceError(f"{path.name}: voices are saved as .pt, .npy or .bin.")
+    with atomic_path(path) as temp:
         if path.suffix == ".pt":
-            torch.save(voice.clone(), temp_name)
+            _torch_save(voice.clone(), temp)
         elif path.suffix == ".npy":
-            with open(temp_name, "wb") as stream:
-                np.save(stream, voice.numpy())
-        elif path.suffix == ".bin":
-            voice.numpy().astype("<f4").tofile(temp_name)
+            np.save(temp, voice.numpy())
         else:
-            raise VoiceError(f"{path.name}: voices are saved as .pt, .npy or .bin.")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+            voice.numpy().astype("<f4").tofile(temp)
+
+
+def _torch_save(value: object, path: Path) -> None:
+    """``torch.save`` through a file object: the archive inside is then always named
+    "archive", not after the (temporary) file, so equal tensors give equal bytes."""
+    with open(path, "wb") as stream:
+        torch.save(value, stream)
 
 
 def style_for(voice: torch.Tensor, phoneme_count: int) -> torch.Tensor:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+from distillation.engine.files import atomic_path
 from distillation.engine.assets import (
     DEFAULT_VOICES,
     MODEL_PACKAGES,
@@ -33,7 +34,6 @@ from distillation.engine.assets import (
     ModelAssets,
     Status,
     assemble_onnx,
-    atomic_path,
     fetch,
     hub_reachable,
     installed_parts,

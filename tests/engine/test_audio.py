@@ -160,8 +160,8 @@ def test_failed_write_keeps_the_old_file_and_no_temp(
     write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
     before = path.read_bytes()
 
-    def half_write(stream: io.BufferedWriter, *args: object, **kwargs: object) -> None:
-        stream.write(b"RIFF")
+    def half_write(target: Path, *args: object, **kwargs: object) -> None:
+        Path(target).write_bytes(b"RIFF")
         raise OSError("disk full")
 
     monkeypatch.setattr(sf, "write", half_write)
