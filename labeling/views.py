@@ -177,8 +177,9 @@ def import_labels(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return error_response(request, _form_error(form))
     upload = form.cleaned_data["file"]
-    if upload.size > settings.VOICELAB_MAX_UPLOAD_BYTES * 20:
-        return error_response(request, "The import file is too large.")
+    if upload.size > settings.VOICELAB_MAX_IMPORT_BYTES:
+        limit = settings.VOICELAB_MAX_IMPORT_BYTES / 1_048_576
+        return error_response(request, f"The import file is larger than {limit:.0f} MB.")
     try:
         result = import_export(data=upload.read(), user=request.user)
     except ExchangeError as exc:

@@ -117,6 +117,8 @@ MEDIA_URL = "media/"
 # Uploaded files over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to a temporary file, not memory.
 VOICELAB_MAX_UPLOAD_BYTES = int(os.environ.get("VOICELAB_MAX_UPLOAD_MB", "50")) * 1024 * 1024
 VOICELAB_MAX_TAKE_SECONDS = float(os.environ.get("VOICELAB_MAX_TAKE_SECONDS", "60"))
+# An export zip holds every validated take: ~127 takes of up to 60 s.
+VOICELAB_MAX_IMPORT_BYTES = int(os.environ.get("VOICELAB_MAX_IMPORT_MB", "1000")) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -105,16 +105,20 @@ class TTSService:
         env_file: Path | None, fallback_voice: str = "ef_dora",
     ) -> None:
         self.synthesizer = synthesizer
-        self._read = lambda active: Deployment.read(
-            assets=assets, environ=environ, env_file=env_file, fallback=fallback_voice, previous_active=active
-        )
-        self.deployment = self._read(None)
+        self._assets, self._environ, self._env_file, self._fallback = assets, environ, env_file, fallback_voice
+        self.deployment = self._read(previous_active=None)
         # Synthesis is CPU/GPU bound and the model is not re-entrant: one request at a time.
         self._lock = threading.Lock()
 
+    def _read(self, *, previous_active: str | None) -> Deployment:
+        return Deployment.read(
+            assets=self._assets, environ=self._environ, env_file=self._env_file, fallback=self._fallback,
+            previous_active=previous_active,
+        )
+
     def reload(self) -> Deployment:
         """Re-read the deployment; on any problem the previous one stays in service."""
-        self.deployment = self._read(self.deployment.active)
+        self.deployment = self._read(previous_active=self.deployment.active)
         return self.deployment
 
     def set_voice(self, style: str) -> None:
