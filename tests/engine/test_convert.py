@@ -34,10 +34,6 @@ from distillation.engine.convert import (
 )
 from distillation.engine.voices import style_for
 
-pytestmark = [
-    # resemblyzer warns about a scipy import path when it is imported.
-    pytest.mark.filterwarnings("ignore:Please import `binary_dilation`:DeprecationWarning"),
-]
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_RATE = 24_000

@@ -1,0 +1,45 @@
+"""The pipeline's one source of truth: seed defaults, environment and explicit overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from distillation.engine.config import STYLES, PipelineConfig, UnknownStyleError
+
+
+def test_seed_defaults(tmp_path: Path) -> None:
+    config = PipelineConfig.from_env(root=tmp_path, environ={})
+    assert config.styles == ("neutral", "amable", "empatico", "profesional")
+    assert {name: spec.f5_speed for name, spec in STYLES.items()} == {
+        "neutral": 1.0, "amable": 0.95, "empatico": 0.90, "profesional": 1.05,
+    }  # fmt: skip
+    assert (config.thresholds.speaker_similarity, config.thresholds.self_similarity) == (0.70, 0.85)
+    assert (config.thresholds.style_differentiation_cov, config.thresholds.min_audio_seconds) == (0.05, 1.0)
+    evolution = config.evolution
+    assert (evolution.steps, evolution.diversity, evolution.early_termination_ratio) == (10_000, (0.01, 0.15), 0.98)
+    assert evolution.base_voices == ("ef_dora", "em_alex", "em_santa")
+    assert evolution.interpolation_alphas[0] == -1.5 and evolution.interpolation_alphas[-1] == 1.5
+    assert len(evolution.interpolation_alphas) == 31 and 0.0 in evolution.interpolation_alphas
+
+
+def test_seed_paths(tmp_path: Path) -> None:
+    paths = PipelineConfig.from_env(root=tmp_path, environ={}).paths
+    assert paths.reference_audio("amable") == tmp_path / "reference_audio/amable/target.wav"
+    assert paths.evolved_voice("amable") == tmp_path / "evolved_voices/amable.pt"
+    assert paths.validation_report() == tmp_path / "validation/validation_report.json"
+
+
+def test_environment_then_overrides(tmp_path: Path) -> None:
+    environ = {"VOICELAB_DISTILLATION_STEPS": "500", "VOICELAB_DISTILLATION_SEED": "7",
+               "VOICELAB_DISTILLATION_STYLES": "neutral,amable"}  # fmt: skip
+    from_env = PipelineConfig.from_env(root=tmp_path, environ=environ)
+    assert (from_env.evolution.steps, from_env.evolution.seed, from_env.styles) == (500, 7, ("neutral", "amable"))
+    cli = PipelineConfig.from_env(root=tmp_path, environ=environ, steps=100, styles=("empatico",))
+    assert (cli.evolution.steps, cli.evolution.seed, cli.styles) == (100, 7, ("empatico",))
+
+
+def test_unknown_style_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnknownStyleError, match="Unknown style 'robotico'"):
+        PipelineConfig.from_env(root=tmp_path, environ={}, styles=("robotico",))
