@@ -1,0 +1,149 @@
+"""Stage 2: KVoiceWalk, a random walk over a Kokoro voice tensor towards the reference.
+
+Start from the best of the base voices and their interpolations, then at every step
+mutate the best voice (``best + randn * std * diversity``, diversity ~ U(0.01, 0.15),
+std = per-element std of the base voices) and keep the candidate only if it scores
+higher. Deterministic for a seed: one torch generator drives the walk, and the global
+torch RNG (Kokoro's decoder draws noise) is reseeded per candidate. Checkpoints hold
+the best voice, the history and the generator state, so a killed run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import torch
+
+from distillation.engine.config import EvolutionSettings
+from distillation.engine.files import atomic_path
+from distillation.engine.scoring import FitnessScorer, Score
+from distillation.engine.voices import interpolate, population_std
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What every consumer (CLI bar, Celery task, websocket) receives after each step."""
+
+    step: int
+    score: float
+    target: float
+    self_similarity: float
+    features: float
+    complete: bool  # False when early termination skipped the rest of the scoring
+    accepted: bool
+    best_score: float
+    elapsed: float  # seconds since the run (not this process) started
+
+    def as_dict(self) -> dict[str, float | int | bool]:
+        return asdict(self)
+
+
+@dataclass
+class WalkState:
+    """Everything a resumed run needs; saved atomically as a checkpoint."""
+
+    step: int
+    best: torch.Tensor
+    best_score: Score
+    origin: str  # which base voice or interpolation the walk started from
+    start_score: float
+    seed: int
+    rng_state: torch.Tensor
+    elapsed: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        data = {**asdict(self), "best_score": self.best_score.as_dict()}
+        with atomic_path(path) as temp, open(temp, "wb") as stream:
+            torch.save(data, stream)
+
+    @classmethod
+    def load(cls, path: Path) -> WalkState:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        return cls(**{**data, "best_score": Score(**data["best_score"])})
+
+
+def starting_point(
+    scorer: FitnessScorer, base_voices: Mapping[str, torch.Tensor], alphas: tuple[float, ...]
+) -> tuple[torch.Tensor, Score, str]:
+    """The best of the base voices and of every pair's interpolation ``(a+b)/2 + (a-b)*alpha/2``."""
+    candidates: dict[str, torch.Tensor] = dict(base_voices)
+    for (name_a, a), (name_b, b) in combinations(base_voices.items(), 2):
+        for alpha in alphas:
+            candidates[f"{name_a}~{name_b}@{alpha:+.1f}"] = interpolate(a, b, alpha)
+    best_name, best_voice, best_score = "", None, None
+    for name, voice in candidates.items():
+        score = scorer.score(voice)
+        if best_score is None or score.score > best_score.score:
+            best_name, best_voice, best_score = name, voice, score
+    return best_voice, best_score, best_name
+
+
+class VoiceEvolver:
+    """Runs the walk for one style; ``on_step`` gets a StepEvent after every step."""
+
+    def __init__(
+        self,
+        *,
+        scorer: FitnessScorer,
+        base_voices: Mapping[str, torch.Tensor],
+        settings: EvolutionSettings,
+        checkpoint: Path,
+        on_step: Callable[[StepEvent], None] | None = None,
+    ) -> None:
+        if not base_voices:
+            raise ValueError("The walk needs at least one base voice.")
+        self.scorer = scorer
+        self.base_voices = dict(base_voices)
+        self.settings = settings
+        self.checkpoint = checkpoint
+        self.on_step = on_step or (lambda event: None)
+        self.std = population_std(list(self.base_voices.values())) if len(self.base_voices) > 1 else None
+
+    def run(self, *, resume: bool = False) -> WalkState:
+        state = self._resume() if resume and self.checkpoint.exists() else self._start()
+        generator = torch.Generator().manual_seed(0)
+        generator.set_state(state.rng_state)
+        started = time.monotonic() - state.elapsed
+        low, high = self.settings.diversity
+        while state.step < self.settings.steps:
+            step = state.step + 1
+            diversity = low + (high - low) * float(torch.rand(1, generator=generator))
+            noise = torch.randn(state.best.shape, generator=generator)
+            candidate = state.best + noise * self._std(state.best) * diversity
+            torch.manual_seed(state.seed + step)  # Kokoro's decoder draws noise: fix it per candidate
+            score = self.scorer.score(candidate, best_target=state.best_score.target)
+            accepted = score.complete and score.score > state.best_score.score
+            if accepted:
+                state.best, state.best_score = candidate, score
+            state.step, state.rng_state = step, generator.get_state()
+            state.elapsed = time.monotonic() - started
+            event = StepEvent(step=step, **score.as_dict(), accepted=accepted,
+                              best_score=state.best_score.score, elapsed=state.elapsed)  # fmt: skip
+            state.history.append(event.as_dict())
+            if accepted or step % self.settings.checkpoint_every == 0 or step == self.settings.steps:
+                state.save(self.checkpoint)
+            self.on_step(event)
+        return state
+
+    def _std(self, best: torch.Tensor) -> torch.Tensor:
+        # One base voice has no population spread: fall back to the voice's own scale.
+        return self.std if self.std is not None else best.std()
+
+    def _start(self) -> WalkState:
+        # Without a seed the run picks one, and records it: a resumed run must reuse it.
+        seed = self.settings.seed if self.settings.seed is not None else int(torch.seed() % 2**31)
+        generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        best, score, origin = starting_point(self.scorer, self.base_voices, self.settings.interpolation_alphas)
+        state = WalkState(step=0, best=best, best_score=score, origin=origin, start_score=score.score,
+                          seed=seed, rng_state=generator.get_state())  # fmt: skip
+        state.save(self.checkpoint)
+        return state
+
+    def _resume(self) -> WalkState:
+        return WalkState.load(self.checkpoint)

@@ -1,0 +1,83 @@
+"""Stage 2 on the real model: the walk improves on its start, and resuming changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from distillation.engine.config import EvolutionSettings
+from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState, starting_point
+from distillation.engine.scoring import FitnessScorer, Target
+
+REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente."
+SETTINGS = EvolutionSettings(steps=8, seed=11, interpolation_alphas=(0.0,), checkpoint_every=2)
+
+
+@pytest.fixture(scope="module")
+def scorer(onnx_synthesizer, stock_voice: Callable) -> FitnessScorer:
+    """em_santa is the speaker to reach; the walk starts from the other two voices."""
+    reference = onnx_synthesizer.synthesize(REFERENCE, stock_voice("em_santa"))
+    return FitnessScorer(
+        target=Target.from_audio(reference, 24_000), render=onnx_synthesizer.synthesize, texts=("Hola.", "Gracias.")
+    )
+
+
+@pytest.fixture(scope="module")
+def bases(stock_voice: Callable) -> dict[str, torch.Tensor]:
+    return {name: stock_voice(name) for name in ("ef_dora", "em_alex")}
+
+
+def walk(scorer: FitnessScorer, bases: dict, checkpoint: Path, settings: EvolutionSettings, **kwargs) -> WalkState:
+    events: list[StepEvent] = []
+    state = VoiceEvolver(
+        scorer=scorer, base_voices=bases, settings=settings, checkpoint=checkpoint, on_step=events.append
+    ).run(**kwargs)
+    state.events = events  # for the assertions below
+    return state
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(scorer: FitnessScorer, bases: dict, tmp_path_factory: pytest.TempPathFactory) -> WalkState:
+    return walk(scorer, bases, tmp_path_factory.mktemp("walk") / "neutral.ckpt", SETTINGS)
+
+
+def test_start_is_the_best_base_voice_or_interpolation(scorer: FitnessScorer, bases: dict) -> None:
+    voice, score, origin = starting_point(scorer, bases, (0.0, 1.5))
+    assert origin in {"ef_dora", "em_alex", "ef_dora~em_alex@+0.0", "ef_dora~em_alex@+1.5"}
+    others = [scorer.score(v).score for v in bases.values()]
+    assert score.score >= max(others) and voice.shape == (510, 1, 256)
+
+
+def test_the_walk_rises_above_its_start(uninterrupted: WalkState) -> None:
+    events = uninterrupted.events
+    assert [e.step for e in events] == list(range(1, 9))
+    assert uninterrupted.best_score.score > uninterrupted.start_score
+    assert uninterrupted.best_score.score == max(e.best_score for e in events)
+    assert [e.best_score for e in events] == sorted(e.best_score for e in events)  # never goes back
+    assert all(e.score > 0 for e in events if e.complete)
+    assert all(e.score == 0.0 for e in events if not e.complete)  # early termination, reported as such
+
+
+def test_resume_gives_the_same_walk(
+    scorer: FitnessScorer, bases: dict, uninterrupted: WalkState, tmp_path: Path
+) -> None:
+    checkpoint = tmp_path / "neutral.ckpt"
+    walk(scorer, bases, checkpoint, replace(SETTINGS, steps=5))  # "killed" after step 5
+    assert WalkState.load(checkpoint).step == 5
+    resumed = walk(scorer, bases, checkpoint, SETTINGS, resume=True)
+    assert [e.step for e in resumed.events] == [6, 7, 8]
+    assert torch.equal(resumed.best, uninterrupted.best)
+    strip = lambda history: [{k: v for k, v in h.items() if k != "elapsed"} for h in history]  # noqa: E731
+    assert strip(resumed.history) == strip(uninterrupted.history)
+
+
+def test_checkpoint_holds_the_best_voice(uninterrupted: WalkState, tmp_path: Path) -> None:
+    path = tmp_path / "copy.ckpt"
+    uninterrupted.save(path)
+    loaded = WalkState.load(path)
+    assert torch.equal(loaded.best, uninterrupted.best) and loaded.best_score == uninterrupted.best_score
+    assert (loaded.step, loaded.seed, loaded.origin) == (8, 11, uninterrupted.origin)
