@@ -17,7 +17,12 @@ from .processes import LabProcess
 
 
 @pytest.fixture(scope="module")
-def tts_server(kokoro_assets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def tts_env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tts-env") / ".env"
+
+
+@pytest.fixture(scope="module")
+def tts_server(kokoro_assets, tts_env_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from voicelab.embedded_redis import HOST, free_port
 
     port = free_port()
@@ -25,7 +30,7 @@ def tts_server(kokoro_assets, tmp_path_factory: pytest.TempPathFactory) -> Itera
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "voicelab.settings",
         "VOICELAB_MODELS_DIR": str(kokoro_assets.root),
-        "VOICELAB_ENV_FILE": str(tmp_path_factory.mktemp("tts-env") / ".env"),
+        "VOICELAB_ENV_FILE": str(tts_env_file),
         "KOKORO_THREADS": "1",
     }
     server: LabProcess = processes.start(
@@ -69,3 +74,21 @@ def test_missing_models_stop_runtts_with_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "fetch_models" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_deploy_reloads_the_running_service(tts_server: str, tts_env_file: Path, tmp_path: Path, stock_voice) -> None:
+    from distillation.engine.deploy import deploy
+    from distillation.engine.voices import save_voice
+
+    evolved = {"neutral": tmp_path / "neutral.pt", "profesional": tmp_path / "profesional.pt"}
+    save_voice(stock_voice("em_alex"), evolved["neutral"])
+    save_voice(stock_voice("em_santa"), evolved["profesional"])
+
+    report = deploy(evolved=evolved, passed=dict.fromkeys(evolved, True), target_dir=tmp_path / "deployed",
+                    env_file=tts_env_file, active="profesional", tts_url=tts_server)  # fmt: skip
+
+    assert report.reloaded and not report.warnings
+    described = httpx.get(f"{tts_server}/voices", timeout=10).json()
+    assert (described["tts_backend"], described["active"]) == ("kokoro", "profesional")
+    assert described["styles"]["profesional"] == {"file": str(tmp_path / "deployed/profesional.pt"), "source": "deployed"}
+    assert described["styles"]["amable"]["source"] == "stock:ef_dora"

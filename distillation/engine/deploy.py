@@ -1,0 +1,100 @@
+"""Stage 4: put the validated voices in service.
+
+Copies each style's evolved tensor into the deployed-voices folder (atomically; a
+style that failed validation is refused unless forced), points the ``.env`` file at
+them (``TTS_BACKEND=kokoro``, ``KOKORO_VOICE_PATH``; every other line is kept), and
+asks the running TTS service to reload. Returns what changed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from dotenv import dotenv_values, set_key
+
+from distillation.engine.files import atomic_path
+from distillation.engine.voices import load_voice
+
+RELOAD_TIMEOUT_SECONDS = 30.0
+
+
+class DeployError(ValueError):
+    """A deploy that was refused before anything changed; the message says why."""
+
+
+@dataclass
+class DeployReport:
+    deployed: dict[str, Path] = field(default_factory=dict)  # style -> deployed file
+    env_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # key -> (before, after)
+    reloaded: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def deploy(
+    *,
+    evolved: Mapping[str, Path],
+    passed: Mapping[str, bool],
+    target_dir: Path,
+    env_file: Path,
+    active: str,
+    force: bool = False,
+    tts_url: str | None = None,
+) -> DeployReport:
+    """Deploy ``evolved`` ({style: tensor file}); ``passed`` is Stage 3's verdict per style."""
+    _check(evolved, passed, force=force, active=active)
+    report = DeployReport()
+    for style, source in evolved.items():
+        target = target_dir / f"{style}.pt"
+        with atomic_path(target) as temp:
+            shutil.copyfile(source, temp)
+        report.deployed[style] = target
+        if not passed.get(style, False):
+            report.warnings.append(f"{style} failed validation and was deployed with --force.")
+    report.env_changes = _point_env(env_file, {"TTS_BACKEND": "kokoro", "KOKORO_VOICE_PATH": str(target_dir / f"{active}.pt")})
+    if tts_url:
+        report.reloaded = _reload(tts_url, report)
+    return report
+
+
+def _check(evolved: Mapping[str, Path], passed: Mapping[str, bool], *, force: bool, active: str) -> None:
+    """Every problem is found before the first file is touched."""
+    if not evolved:
+        raise DeployError("There is nothing to deploy: no evolved voices.")
+    if active not in evolved:
+        raise DeployError(f"The active style {active!r} is not among the deployed styles {', '.join(evolved)}.")
+    failing = [style for style in evolved if not passed.get(style, False)]
+    if failing and not force:
+        raise DeployError(f"{', '.join(failing)} did not pass validation: deploy refused (use --force to override).")
+    for style, path in evolved.items():
+        load_voice(path)  # VoiceError names the file and what is wrong with it
+
+
+def _point_env(env_file: Path, values: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:
+    """Set ``values`` in the .env file, keeping every other line; returns what changed."""
+    before = dotenv_values(env_file) if env_file.exists() else {}
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.touch(exist_ok=True)
+    changes = {}
+    for key, value in values.items():
+        if before.get(key) != value:
+            set_key(env_file, key, value, quote_mode="never")
+            changes[key] = (before.get(key), value)
+    return changes
+
+
+def _reload(tts_url: str, report: DeployReport) -> bool:
+    try:
+        response = httpx.post(f"{tts_url.rstrip('/')}/reload", timeout=RELOAD_TIMEOUT_SECONDS)
+    except httpx.HTTPError as exc:
+        report.warnings.append(f"The TTS service at {tts_url} could not be reached ({exc}); restart it to load the voices.")
+        return False
+    if response.status_code != 200:
+        report.warnings.append(f"The TTS service refused to reload: {response.text[:200]}")
+        return False
+    return True
+
+
