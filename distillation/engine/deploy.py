@@ -9,7 +9,7 @@ asks the running TTS service to reload. Returns what changed.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
