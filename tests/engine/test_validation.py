@@ -1,0 +1,57 @@
+"""Stage 3 on the real model: a voice passes against its own reference and fails against another's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from distillation.engine.config import Thresholds
+from distillation.engine.scoring import Target
+from distillation.engine.validation import validate, write_report
+
+REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente, ¿en qué puedo ayudarle?"
+PHRASES = ("Le confirmo su cita del martes.", "Siento mucho las molestias.")
+
+
+@pytest.fixture(scope="module")
+def targets(onnx_synthesizer, stock_voice: Callable) -> dict[str, Target]:
+    def target(name: str) -> Target:
+        return Target.from_audio(onnx_synthesizer.synthesize(REFERENCE, stock_voice(name)), 24_000)
+
+    return {"neutral": target("em_alex"), "amable": target("ef_dora")}
+
+
+def run(onnx_synthesizer, voices: dict, targets: dict, out_dir: Path) -> dict:
+    return validate(voices=voices, targets=targets, speak=onnx_synthesizer.synthesize, out_dir=out_dir, phrases=PHRASES)
+
+
+def test_voices_matching_their_references_pass(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
+    report = run(onnx_synthesizer, {"neutral": stock_voice("em_alex"), "amable": stock_voice("ef_dora")}, targets, tmp_path)
+    assert report["passed"], json.dumps(report, indent=1)
+    neutral = report["styles"]["neutral"]
+    assert set(neutral["checks"]) == {"speaker_similarity", "self_similarity", "min_audio_seconds"}
+    assert neutral["checks"]["speaker_similarity"]["threshold"] == 0.70
+    assert all(Path(f).is_file() for f in neutral["audio"]) and len(neutral["audio"]) == len(PHRASES)
+    assert {"pitch_mean", "energy_std", "speech_rate"} <= set(neutral["prosody"])
+    # A male and a female voice differ in pitch by far more than 5 %.
+    assert report["differentiation"]["coefficient_of_variation"]["pitch_mean"] > 0.05
+    write_report(report, tmp_path / "validation_report.json")
+    assert json.loads((tmp_path / "validation_report.json").read_text())["passed"] is True
+
+
+def test_a_voice_far_from_its_reference_fails(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
+    report = run(onnx_synthesizer, {"neutral": stock_voice("ef_dora")}, {"neutral": targets["neutral"]}, tmp_path)
+    check = report["styles"]["neutral"]["checks"]["speaker_similarity"]
+    assert not check["passed"] and check["value"] < 0.70
+    assert not report["passed"] and report["differentiation"]["passed"]  # one style: nothing to differ from
+
+
+def test_styles_that_sound_alike_fail_differentiation(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
+    same = stock_voice("em_alex")
+    report = validate(voices={"neutral": same, "amable": same}, targets={"neutral": targets["neutral"], "amable": targets["neutral"]},
+                      speak=onnx_synthesizer.synthesize, out_dir=tmp_path, phrases=PHRASES,
+                      thresholds=Thresholds())  # fmt: skip
+    assert report["differentiation"]["value"] < 0.05 and not report["differentiation"]["passed"]
