@@ -124,6 +124,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Kokoro model assets (assembled by ``manage.py fetch_models``) and the TTS service.
 VOICELAB_MODELS_DIR = Path(os.environ.get("VOICELAB_MODELS_DIR", DATA_DIR / "models")).resolve()
+# Stage 4 copies the validated style voices here (the TTS service's KOKORO_VOICE_PATH folder).
+VOICELAB_DEPLOYED_VOICES_DIR = Path(
+    os.environ.get("VOICELAB_DEPLOYED_VOICES_DIR", VOICELAB_MODELS_DIR / "deployed")
+).resolve()
 VOICELAB_TTS_PORT = int(os.environ.get("VOICELAB_TTS_PORT", "8001"))
 VOICELAB_TTS_URL = os.environ.get("VOICELAB_TTS_URL", f"http://127.0.0.1:{VOICELAB_TTS_PORT}")
 KOKORO_FALLBACK_VOICE = os.environ.get("KOKORO_FALLBACK_VOICE", "ef_dora")

@@ -147,13 +147,15 @@ class PipelineConfig:
 
     @classmethod
     def from_env(cls, *, root: Path, environ: Mapping[str, str] = os.environ, **overrides: object) -> PipelineConfig:
-        """Defaults, then ``VOICELAB_DISTILLATION_STEPS`` / ``_SEED`` / ``_STYLES`` from the
+        """Defaults, then ``VOICELAB_DISTILLATION_STEPS`` / ``_SEED`` / ``_STYLES`` / ``_ALPHAS`` from the
         environment, then explicit ``overrides`` (what a CLI flag or a launch form says)."""
         evolution: dict[str, object] = {}
         if environ.get("VOICELAB_DISTILLATION_STEPS"):
             evolution["steps"] = int(environ["VOICELAB_DISTILLATION_STEPS"])
         if environ.get("VOICELAB_DISTILLATION_SEED"):
             evolution["seed"] = int(environ["VOICELAB_DISTILLATION_SEED"])
+        if environ.get("VOICELAB_DISTILLATION_ALPHAS"):  # e.g. "0" for a quick start-point search
+            evolution["interpolation_alphas"] = tuple(float(a) for a in environ["VOICELAB_DISTILLATION_ALPHAS"].split(","))
         evolution |= {k: v for k, v in overrides.items() if k in {f.name for f in fields(EvolutionSettings)}}
         styles = overrides.get("styles") or tuple(
             s for s in environ.get("VOICELAB_DISTILLATION_STYLES", "").split(",") if s

@@ -1,0 +1,133 @@
+"""The four stages wired together, for the CLI and the Celery tasks alike.
+
+Each stage reads what the previous one wrote under ``PipelineConfig.paths``, so any
+stage can be run alone (``--stage evolve`` after ``--stage reference``) and a killed
+evolution resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distillation.engine.assets import ModelAssets
+from distillation.engine.audio import read_audio, write_wav
+from distillation.engine.config import PipelineConfig
+from distillation.engine.deploy import DeployReport, deploy
+from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState
+from distillation.engine.reference import Clip, NotEnoughMaterial, build_reference, write_reference
+from distillation.engine.scoring import FitnessScorer, Target
+from distillation.engine.synthesis import Synthesizer
+from distillation.engine.validation import validate, write_report
+from distillation.engine.voices import load_voice, save_voice
+
+# Speaker embeddings do not depend on the text: candidates render two short phrases,
+# not the whole 20-30 s reference (the biggest saving per step on a CPU).
+EVOLUTION_TEXTS = ("Buenos días, ¿en qué puedo ayudarle?", "Gracias por su llamada.")
+
+
+class PipelineError(ValueError):
+    """A stage that cannot run; the message says what is missing and what to do."""
+
+
+def reference_stage(config: PipelineConfig, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Path]:
+    """Stage 1 from labeled recordings: every style's reference, or the first style's shortage."""
+    written = {}
+    for style in config.styles:
+        try:
+            audio, transcript = build_reference(clips.get(style, ()))
+        except NotEnoughMaterial as exc:
+            raise NotEnoughMaterial(f"{style}: {exc}") from None
+        path = config.paths.reference_audio(style)
+        write_reference(audio, transcript, path)
+        written[style] = path
+    return written
+
+
+def load_target(config: PipelineConfig, style: str) -> Target:
+    path = config.paths.reference_audio(style)
+    if not path.is_file():
+        raise PipelineError(f"No reference audio for {style} at {path}: run the reference stage first.")
+    audio = read_audio(path)
+    return Target.from_audio(audio.samples, audio.sample_rate)
+
+
+@dataclass
+class Evolution:
+    """Stage 2 for the configured styles, one after another."""
+
+    config: PipelineConfig
+    assets: ModelAssets
+    synthesizer: Synthesizer
+
+    def scorer(self, style: str) -> FitnessScorer:
+        return FitnessScorer(
+            target=load_target(self.config, style),
+            render=self.synthesizer.synthesize,
+            texts=EVOLUTION_TEXTS,
+            weights=self.config.scoring,
+            early_termination_ratio=self.config.evolution.early_termination_ratio,
+        )
+
+    def base_voices(self) -> dict[str, torch.Tensor]:
+        return {name: load_voice(self.assets.voice_path(name)) for name in self.config.evolution.base_voices}
+
+    def checkpoint(self, style: str) -> Path:
+        return self.config.paths.evolved_voice(style).with_suffix(".checkpoint")
+
+    def run(
+        self, style: str, *, resume: bool = False, on_step: Callable[[StepEvent], None] | None = None
+    ) -> WalkState:
+        state = VoiceEvolver(
+            scorer=self.scorer(style),
+            base_voices=self.base_voices(),
+            settings=self.config.evolution,
+            checkpoint=self.checkpoint(style),
+            on_step=on_step,
+        ).run(resume=resume)
+        save_voice(state.best, self.config.paths.evolved_voice(style))
+        # A sample WAV beside the tensor, to listen to what was evolved.
+        sample = self.synthesizer.synthesize(EVOLUTION_TEXTS[0], state.best)
+        write_wav(self.config.paths.evolved_voice(style).with_suffix(".wav"), np.asarray(sample), 24_000)
+        return state
+
+
+def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
+    voices = {}
+    for style in config.styles:
+        path = config.paths.evolved_voice(style)
+        if not path.is_file():
+            raise PipelineError(f"No evolved voice for {style} at {path}: run the evolve stage first.")
+        voices[style] = load_voice(path)
+    targets = {style: load_target(config, style) for style in config.styles}
+    report_path = config.paths.validation_report()
+    report = validate(
+        voices=voices, targets=targets, speak=synthesizer.synthesize, thresholds=config.thresholds,
+        out_dir=report_path.parent,
+    )
+    write_report(report, report_path)
+    return report
+
+
+def deploy_stage(
+    config: PipelineConfig, *, target_dir: Path, env_file: Path, force: bool, tts_url: str | None
+) -> DeployReport:
+    report_path = config.paths.validation_report()
+    if not report_path.is_file():
+        raise PipelineError(f"No validation report at {report_path}: run the validate stage first.")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    styles = [style for style in config.styles if style in report["styles"]]
+    return deploy(
+        evolved={style: config.paths.evolved_voice(style) for style in styles},
+        passed={style: report["styles"][style]["passed"] for style in styles},
+        target_dir=target_dir,
+        env_file=env_file,
+        active=styles[0] if styles else "",
+        force=force,
+        tts_url=tts_url,
+    )

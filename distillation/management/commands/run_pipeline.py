@@ -1,0 +1,88 @@
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from distillation.engine.assets import MissingModelError, require
+from distillation.engine.config import STYLE_NAMES, PipelineConfig, UnknownStyleError
+from distillation.engine.deploy import DeployError
+from distillation.engine.g2p import G2PError
+from distillation.engine.pipeline import Evolution, PipelineError, deploy_stage, reference_stage, validate_stage
+from distillation.engine.reference import NotEnoughMaterial
+from distillation.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
+from distillation.engine.voices import VoiceError
+from distillation.services import labeled_clips
+
+STAGES = ("all", "reference", "evolve", "validate", "deploy")
+CLEAR_ERRORS = (
+    PipelineError, NotEnoughMaterial, MissingModelError, UnknownStyleError, DeployError, VoiceError,
+    SynthesisError, G2PError, OSError,
+)
+
+
+class Command(BaseCommand):
+    help = "Run the distillation pipeline: Stage 1 reference, 2 evolve, 3 validate, 4 deploy."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--stage", choices=STAGES, default="all")
+        parser.add_argument("--styles", nargs="+", choices=STYLE_NAMES)
+        parser.add_argument("--steps", type=int)
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--resume", action="store_true", help="Continue each style from its checkpoint.")
+        parser.add_argument("--force", action="store_true", help="Deploy styles that failed validation.")
+        parser.add_argument("--output", type=Path, default=settings.DATA_DIR / "distillation")
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            self._run(**options)
+        except CLEAR_ERRORS as exc:
+            raise CommandError(str(exc)) from None
+
+    def _run(self, *, stage: str, styles: list[str] | None, steps: int | None, seed: int | None,
+             resume: bool, force: bool, output: Path, **options: object) -> None:  # fmt: skip
+        overrides = {key: value for key, value in {"steps": steps, "seed": seed}.items() if value is not None}
+        config = PipelineConfig.from_env(root=output, styles=tuple(styles or ()), **overrides)
+        if stage in ("all", "reference"):
+            for style, path in reference_stage(config, labeled_clips(styles=config.styles)).items():
+                self.stdout.write(f"Stage 1 {style}: {path}")
+        if stage in ("all", "evolve", "validate"):
+            assets = require(settings.VOICELAB_MODELS_DIR)
+            synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
+        if stage in ("all", "evolve"):
+            evolution = Evolution(config, assets, synthesizer)
+            for style in config.styles:
+                self._evolve(evolution, style, resume=resume)
+        if stage in ("all", "validate"):
+            report = validate_stage(config, synthesizer)
+            for style, result in report["styles"].items():
+                verdict = "passed" if result["passed"] else "FAILED"
+                checks = ", ".join(f"{k} {c['value']} (≥ {c['threshold']})" for k, c in result["checks"].items())
+                self.stdout.write(f"Stage 3 {style}: {verdict} — {checks}")
+            self.stdout.write(f"Report: {config.paths.validation_report()}")
+        if stage in ("all", "deploy"):
+            result = deploy_stage(
+                config, target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR, env_file=settings.VOICELAB_ENV_FILE,
+                force=force, tts_url=settings.VOICELAB_TTS_URL,
+            )
+            for style, path in result.deployed.items():
+                self.stdout.write(f"Stage 4 {style}: {path}")
+            for key, (before, after) in result.env_changes.items():
+                self.stdout.write(f"  {settings.VOICELAB_ENV_FILE}: {key} {before!r} → {after!r}")
+            for warning in result.warnings:
+                self.stderr.write(self.style.WARNING(warning))
+
+    def _evolve(self, evolution: Evolution, style: str, *, resume: bool) -> None:
+        total = evolution.config.evolution.steps
+        with tqdm(total=total, desc=f"evolve {style}", unit="step", disable=os.environ.get("CI") == "true") as bar:
+            def progress(event) -> None:  # noqa: ANN001
+                bar.n = event.step
+                bar.set_postfix(best=f"{event.best_score:.2f}", score=f"{event.score:.2f}", refresh=False)
+                bar.refresh()
+
+            state = evolution.run(style, resume=resume, on_step=progress)
+        self.stdout.write(
+            f"Stage 2 {style}: best {state.best_score.score:.2f} (start {state.start_score:.2f}, from {state.origin}) "
+            f"→ {evolution.config.paths.evolved_voice(style)}"
+        )

@@ -1,0 +1,75 @@
+"""``manage.py run_pipeline`` end to end on the real model, from labeled recordings to a deploy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import torch
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+
+from labeling.models import Sentence
+from labeling.services.labels import set_style_label
+from labeling.services.takes import add_take, validate_take
+
+
+@pytest.fixture
+def neutral_takes(corpus: None, annotator, media_root: Path, espeak_wav: Callable) -> None:
+    """Ten validated neutral takes of an espeak speaker: about 28 s of material."""
+    for sentence in Sentence.objects.filter(category__list_id="lista_call_center")[:10]:
+        set_style_label(sentence=sentence, style="neutral", user=annotator)
+        sentence.refresh_from_db()
+        upload = SimpleUploadedFile("take.wav", espeak_wav(sentence.text, voice="es+m3").read_bytes())
+        validate_take(recording=add_take(sentence=sentence, upload=upload, user=annotator))
+
+
+@pytest.fixture
+def lab(settings, tmp_path: Path, kokoro_assets, monkeypatch: pytest.MonkeyPatch) -> Path:
+    settings.VOICELAB_MODELS_DIR = kokoro_assets.root
+    settings.VOICELAB_ENV_FILE = tmp_path / ".env"
+    settings.VOICELAB_DEPLOYED_VOICES_DIR = tmp_path / "deployed"
+    settings.VOICELAB_TTS_URL = "http://127.0.0.1:9"  # nothing listens: the reload is only a warning
+    monkeypatch.setenv("VOICELAB_DISTILLATION_ALPHAS", "0")  # a quick start-point search
+    return tmp_path / "distillation"
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("run_pipeline", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+def test_all_stages_from_recordings_to_deploy(neutral_takes: None, lab: Path, tmp_path: Path) -> None:
+    out, err = run("--styles", "neutral", "--steps", "4", "--seed", "3", "--output", str(lab), "--force")
+
+    assert (lab / "reference_audio/neutral/target.wav").is_file()
+    assert (lab / "reference_audio/neutral/target.txt").read_text().strip()
+    voice = torch.load(lab / "evolved_voices/neutral.pt", weights_only=True)
+    assert voice.shape == (510, 1, 256) and voice.dtype == torch.float32
+    assert (lab / "evolved_voices/neutral.wav").is_file()
+    report = json.loads((lab / "validation/validation_report.json").read_text())
+    assert set(report["styles"]) == {"neutral"} and "speaker_similarity" in report["styles"]["neutral"]["checks"]
+    deployed = tmp_path / "deployed" / "neutral.pt"
+    assert deployed.read_bytes() == (lab / "evolved_voices/neutral.pt").read_bytes()
+    env = (tmp_path / ".env").read_text()
+    assert "TTS_BACKEND=kokoro" in env and f"KOKORO_VOICE_PATH={deployed}" in env
+    assert "Stage 2 neutral: best" in out and "Stage 4 neutral" in out and "could not be reached" in err
+
+
+@pytest.mark.django_db
+def test_missing_material_is_one_clear_line(corpus: None, lab: Path) -> None:
+    with pytest.raises(CommandError, match=r"^amable: Only 0\.0 s of validated speech .* 20\.0 s more\.$"):
+        run("--stage", "reference", "--styles", "amable", "--output", str(lab))
+
+
+@pytest.mark.django_db
+def test_stages_out_of_order_say_what_to_run_first(lab: Path) -> None:
+    with pytest.raises(CommandError, match="run the reference stage first"):
+        run("--stage", "evolve", "--styles", "neutral", "--output", str(lab))
+    with pytest.raises(CommandError, match="run the validate stage first"):
+        run("--stage", "deploy", "--styles", "neutral", "--output", str(lab))
