@@ -23,3 +23,14 @@ def labeled_clips(*, styles: tuple[str, ...]) -> dict[str, list[Clip]]:
             continue  # a take whose file went missing is simply not material
         clips[take.style].append(Clip(audio.samples, audio.sample_rate, sentence.text, take.quality_score or 0.0))
     return clips
+
+
+def style_sentences(*, styles: tuple[str, ...]) -> dict[str, list[str]]:
+    """Per style, the corpus sentences labeled with it (else suggested for it), in corpus order:
+    what a teacher speaks for that style's reference."""
+    result: dict[str, list[str]] = {style: [] for style in styles}
+    for sentence in Sentence.objects.select_related("current_label"):
+        style = sentence.style or sentence.suggested_style
+        if style in result:
+            result[style].append(sentence.text)
+    return result

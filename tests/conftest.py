@@ -8,11 +8,15 @@ worker and server processes that tests start (through the environment).
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import tempfile
+import threading
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -189,3 +193,48 @@ def npm_downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed: the stock voices come from `npm pack kokoro-js@1.2.1`.")
     return tmp_path_factory.getbasetemp() / "npm-downloads"
+
+
+class EspeakTeacher(BaseHTTPRequestHandler):
+    """A stand-in teacher server: speaks the text with espeak-ng at the requested speed."""
+
+    speeds: list[float] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body["text"] == "fail":
+            self._answer(500, b"teacher crashed", "text/plain")
+            return
+        type(self).speeds.append(body["speed"])
+        with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
+            subprocess.run(["espeak-ng", "-v", "es+f3", "-s", str(round(175 * body["speed"])), "-w", wav.name,
+                            body["text"]], check=True)  # fmt: skip
+            self._answer(200, Path(wav.name).read_bytes(), "audio/wav")
+
+    def _answer(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def teacher_speeds() -> list[float]:
+    """The speeds the stand-in teacher was asked for, from this test on."""
+    EspeakTeacher.speeds.clear()
+    return EspeakTeacher.speeds
+
+
+@pytest.fixture(scope="session")
+def teacher_url() -> Iterator[str]:
+    """A stand-in F5 teacher server (``POST /synthesize`` → WAV) speaking with espeak-ng."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed; the stand-in teacher speaks with it.")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EspeakTeacher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

@@ -73,3 +73,12 @@ def test_stages_out_of_order_say_what_to_run_first(lab: Path) -> None:
         run("--stage", "evolve", "--styles", "neutral", "--output", str(lab))
     with pytest.raises(CommandError, match="run the validate stage first"):
         run("--stage", "deploy", "--styles", "neutral", "--output", str(lab))
+
+
+@pytest.mark.django_db
+def test_reference_from_a_teacher_server(corpus: None, lab: Path, teacher_url: str, teacher_speeds: list) -> None:
+    out, _ = run("--stage", "reference", "--styles", "profesional", "--tts-url", teacher_url, "--output", str(lab))
+    assert teacher_speeds == [1.05] * 5  # profesional's F5 speed, five of its corpus sentences
+    transcript = (lab / "reference_audio/profesional/target.txt").read_text()
+    assert "Para continuar, necesito verificar su identidad" in transcript
+    assert "Stage 1 profesional" in out

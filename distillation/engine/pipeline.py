@@ -23,6 +23,7 @@ from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState
 from distillation.engine.reference import Clip, NotEnoughMaterial, build_reference, write_reference
 from distillation.engine.scoring import FitnessScorer, Target
 from distillation.engine.synthesis import Synthesizer
+from distillation.engine.teacher import Teacher, teacher_reference
 from distillation.engine.validation import validate, write_report
 from distillation.engine.voices import load_voice, save_voice
 
@@ -43,6 +44,17 @@ def reference_stage(config: PipelineConfig, clips: Mapping[str, Sequence[Clip]])
             audio, transcript = build_reference(clips.get(style, ()))
         except NotEnoughMaterial as exc:
             raise NotEnoughMaterial(f"{style}: {exc}") from None
+        path = config.paths.reference_audio(style)
+        write_reference(audio, transcript, path)
+        written[style] = path
+    return written
+
+
+def teacher_stage(config: PipelineConfig, teacher: Teacher, sentences: Mapping[str, Sequence[str]]) -> dict[str, Path]:
+    """Stage 1 from a teacher (F5-TTS): each style's sentences at its speed."""
+    written = {}
+    for style in config.styles:
+        audio, transcript = teacher_reference(teacher, style, sentences.get(style, ()))
         path = config.paths.reference_audio(style)
         write_reference(audio, transcript, path)
         written[style] = path

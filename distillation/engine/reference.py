@@ -72,11 +72,20 @@ def build_reference(
     clips: Sequence[Clip], *, min_seconds: float = MIN_SECONDS, max_seconds: float = MAX_SECONDS
 ) -> tuple[np.ndarray, str]:
     """The reference audio (24 kHz, -23 LUFS) and its transcript."""
-    chosen = select(clips, min_seconds=min_seconds, max_seconds=max_seconds)
+    return join(select(clips, min_seconds=min_seconds, max_seconds=max_seconds))
+
+
+def join(chosen: Sequence[tuple[Clip, np.ndarray]]) -> tuple[np.ndarray, str]:
+    """Chosen clips' speech joined with pauses and normalized, and their joined transcript."""
     pause = np.zeros(round(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
     pieces = [piece for _, speech in chosen for piece in (pause, speech)][1:]
     audio = normalize_loudness(np.concatenate(pieces))
     return audio, " ".join(clip.text.strip() for clip, _ in chosen)
+
+
+def trimmed(clips: Sequence[Clip]) -> list[tuple[Clip, np.ndarray]]:
+    """Every clip with its speech, in the given order (a teacher's sentences are all kept)."""
+    return [(clip, speech) for clip in clips if len(speech := _speech(clip))]
 
 
 def normalize_loudness(audio: np.ndarray, lufs: float = TARGET_LUFS) -> np.ndarray:

@@ -9,16 +9,24 @@ from distillation.engine.assets import MissingModelError, require
 from distillation.engine.config import STYLE_NAMES, PipelineConfig, UnknownStyleError
 from distillation.engine.deploy import DeployError
 from distillation.engine.g2p import G2PError
-from distillation.engine.pipeline import Evolution, PipelineError, deploy_stage, reference_stage, validate_stage
+from distillation.engine.pipeline import (
+    Evolution,
+    PipelineError,
+    deploy_stage,
+    reference_stage,
+    teacher_stage,
+    validate_stage,
+)
 from distillation.engine.reference import NotEnoughMaterial
 from distillation.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
 from distillation.engine.voices import VoiceError
-from distillation.services import labeled_clips
+from distillation.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
+from distillation.services import labeled_clips, style_sentences
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
 CLEAR_ERRORS = (
     PipelineError, NotEnoughMaterial, MissingModelError, UnknownStyleError, DeployError, VoiceError,
-    SynthesisError, G2PError, OSError,
+    SynthesisError, G2PError, TeacherError, OSError,
 )
 
 
@@ -33,6 +41,13 @@ class Command(BaseCommand):
         parser.add_argument("--resume", action="store_true", help="Continue each style from its checkpoint.")
         parser.add_argument("--force", action="store_true", help="Deploy styles that failed validation.")
         parser.add_argument("--output", type=Path, default=settings.DATA_DIR / "distillation")
+        parser.add_argument("--source", choices=("recordings", "f5"), default="recordings",
+                            help="Stage 1 from the labeled recordings, or from the F5-TTS teacher.")  # fmt: skip
+        parser.add_argument("--tts-url", help="A teacher server (POST /synthesize) instead of F5-TTS in process.")
+        parser.add_argument("--reference-audio", type=Path, help="The voice to clone (F5-TTS in process).")
+        parser.add_argument("--reference-text", default="", help="Its transcript (F5-TTS in process).")
+        parser.add_argument("--f5-checkpoint", type=Path, help="Local F5-TTS checkpoint (F5-TTS in process).")
+        parser.add_argument("--f5-vocoder", type=Path, help="Local vocos vocoder folder (F5-TTS in process).")
 
     def handle(self, *args: object, **options: object) -> None:
         try:
@@ -41,11 +56,15 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _run(self, *, stage: str, styles: list[str] | None, steps: int | None, seed: int | None,
-             resume: bool, force: bool, output: Path, **options: object) -> None:  # fmt: skip
+             resume: bool, force: bool, output: Path, source: str, **options: object) -> None:  # fmt: skip
         overrides = {key: value for key, value in {"steps": steps, "seed": seed}.items() if value is not None}
         config = PipelineConfig.from_env(root=output, styles=tuple(styles or ()), **overrides)
         if stage in ("all", "reference"):
-            for style, path in reference_stage(config, labeled_clips(styles=config.styles)).items():
+            if source == "f5" or options.get("tts_url"):
+                written = teacher_stage(config, self._teacher(**options), style_sentences(styles=config.styles))
+            else:
+                written = reference_stage(config, labeled_clips(styles=config.styles))
+            for style, path in written.items():
                 self.stdout.write(f"Stage 1 {style}: {path}")
         if stage in ("all", "evolve", "validate"):
             assets = require(settings.VOICELAB_MODELS_DIR)
@@ -72,6 +91,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {settings.VOICELAB_ENV_FILE}: {key} {before!r} → {after!r}")
             for warning in result.warnings:
                 self.stderr.write(self.style.WARNING(warning))
+
+    @staticmethod
+    def _teacher(*, tts_url: str | None, reference_audio: Path | None, reference_text: str,
+                 f5_checkpoint: Path | None, f5_vocoder: Path | None, **options: object) -> Teacher:  # fmt: skip
+        if tts_url:
+            return HttpTeacher(tts_url)
+        if not (reference_audio and f5_checkpoint and f5_vocoder):
+            raise PipelineError(
+                "The F5 teacher needs --reference-audio, --reference-text, --f5-checkpoint and --f5-vocoder "
+                "(local files; nothing is downloaded), or --tts-url of a teacher server."
+            )
+        return F5Teacher(checkpoint=f5_checkpoint, vocoder=f5_vocoder, reference_audio=reference_audio,
+                         reference_text=reference_text)  # fmt: skip
 
     def _evolve(self, evolution: Evolution, style: str, *, resume: bool) -> None:
         total = evolution.config.evolution.steps
