@@ -110,6 +110,9 @@ class EvolutionSettings:
     interpolation_alphas: tuple[float, ...] = tuple(round(-1.5 + 0.1 * i, 1) for i in range(31))
     checkpoint_every: int = 100
     seed: int | None = None
+    # Candidates scored at once, all mutated from the same best voice (one per worker
+    # process on a CPU, a batch on a GPU); the best improving one is kept.
+    batch: int = 1
 
 
 @dataclass(frozen=True)

@@ -109,26 +109,40 @@ class VoiceEvolver:
         generator = torch.Generator().manual_seed(0)
         generator.set_state(state.rng_state)
         started = time.monotonic() - state.elapsed
-        low, high = self.settings.diversity
         while state.step < self.settings.steps:
-            step = state.step + 1
-            diversity = low + (high - low) * float(torch.rand(1, generator=generator))
-            noise = torch.randn(state.best.shape, generator=generator)
-            candidate = state.best + noise * self._std(state.best) * diversity
-            torch.manual_seed(state.seed + step)  # Kokoro's decoder draws noise: fix it per candidate
-            score = self.scorer.score(candidate, best_target=state.best_score.target)
-            accepted = score.complete and score.score > state.best_score.score
-            if accepted:
-                state.best, state.best_score = candidate, score
-            state.step, state.rng_state = step, generator.get_state()
-            state.elapsed = time.monotonic() - started
-            event = StepEvent(step=step, **score.as_dict(), accepted=accepted,
-                              best_score=state.best_score.score, elapsed=state.elapsed)  # fmt: skip
-            state.history.append(event.as_dict())
-            if accepted or step % self.settings.checkpoint_every == 0 or step == self.settings.steps:
+            size = min(self.settings.batch, self.settings.steps - state.step)
+            candidates = [self._mutate(state.best, generator) for _ in range(size)]
+            torch.manual_seed(state.seed + state.step + 1)  # Kokoro's decoder draws noise: fix it per batch
+            scores = self.scorer.score_many(candidates, best_target=state.best_score.target)
+            winner = self._winner(scores, state.best_score.score)
+            first_step = state.step + 1
+            for offset, (candidate, score) in enumerate(zip(candidates, scores, strict=True)):
+                accepted = offset == winner
+                if accepted:
+                    state.best, state.best_score = candidate, score
+                state.step = first_step + offset
+                state.elapsed = time.monotonic() - started
+                event = StepEvent(step=state.step, **score.as_dict(), accepted=accepted,
+                                  best_score=state.best_score.score, elapsed=state.elapsed)  # fmt: skip
+                state.history.append(event.as_dict())
+                self.on_step(event)
+            state.rng_state = generator.get_state()
+            every = self.settings.checkpoint_every
+            if winner is not None or state.step // every > (first_step - 1) // every or state.step == self.settings.steps:
                 state.save(self.checkpoint)
-            self.on_step(event)
         return state
+
+    def _mutate(self, best: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``best + randn * std * diversity`` with diversity ~ U(low, high)."""
+        low, high = self.settings.diversity
+        diversity = low + (high - low) * float(torch.rand(1, generator=generator))
+        return best + torch.randn(best.shape, generator=generator) * self._std(best) * diversity
+
+    @staticmethod
+    def _winner(scores: list[Score], best: float) -> int | None:
+        """The batch's best candidate, if it beats the current best (all came from the same best)."""
+        improving = [i for i, score in enumerate(scores) if score.complete and score.score > best]
+        return max(improving, key=lambda i: scores[i].score, default=None)
 
     def _std(self, best: torch.Tensor) -> torch.Tensor:
         # One base voice has no population spread: fall back to the voice's own scale.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,8 @@ from distillation.engine.config import PipelineConfig
 from distillation.engine.deploy import DeployReport, deploy
 from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState
 from distillation.engine.reference import Clip, NotEnoughMaterial, build_reference, write_reference
-from distillation.engine.scoring import FitnessScorer, Target
-from distillation.engine.synthesis import Synthesizer
+from distillation.engine.scoring import FitnessScorer, Target, each
+from distillation.engine.synthesis import Synthesizer, SynthesisPool
 from distillation.engine.teacher import Teacher, teacher_reference
 from distillation.engine.validation import validate, write_report
 from distillation.engine.voices import load_voice, save_voice
@@ -71,16 +71,20 @@ def load_target(config: PipelineConfig, style: str) -> Target:
 
 @dataclass
 class Evolution:
-    """Stage 2 for the configured styles, one after another."""
+    """Stage 2 for the configured styles, one after another.
+
+    Candidates are scored ``pool.config.processes`` at a time when the pool spreads over
+    processes (CPU), or in batches of ``evolution.batch`` on one torch model (GPU).
+    """
 
     config: PipelineConfig
     assets: ModelAssets
-    synthesizer: Synthesizer
+    pool: SynthesisPool
 
     def scorer(self, style: str) -> FitnessScorer:
         return FitnessScorer(
             target=load_target(self.config, style),
-            render=self.synthesizer.synthesize,
+            render=self.pool.synthesize_many,
             texts=EVOLUTION_TEXTS,
             weights=self.config.scoring,
             early_termination_ratio=self.config.evolution.early_termination_ratio,
@@ -95,16 +99,17 @@ class Evolution:
     def run(
         self, style: str, *, resume: bool = False, on_step: Callable[[StepEvent], None] | None = None
     ) -> WalkState:
+        settings = self.config.evolution
         state = VoiceEvolver(
             scorer=self.scorer(style),
             base_voices=self.base_voices(),
-            settings=self.config.evolution,
+            settings=replace(settings, batch=max(settings.batch, self.pool.config.processes)),
             checkpoint=self.checkpoint(style),
             on_step=on_step,
         ).run(resume=resume)
         save_voice(state.best, self.config.paths.evolved_voice(style))
         # A sample WAV beside the tensor, to listen to what was evolved.
-        sample = self.synthesizer.synthesize(EVOLUTION_TEXTS[0], state.best)
+        sample = self.pool.synthesize_many(EVOLUTION_TEXTS[0], [state.best])[0]
         write_wav(self.config.paths.evolved_voice(style).with_suffix(".wav"), np.asarray(sample), 24_000)
         return state
 

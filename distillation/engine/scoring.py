@@ -28,7 +28,12 @@ ENCODER_SAMPLE_RATE = 16_000  # resemblyzer's
 FEATURE_SAMPLE_RATE = 16_000  # features are compared at one rate whatever the source
 N_MFCC = 13
 
-Render = Callable[[str, torch.Tensor], np.ndarray]  # (text, voice) -> 24 kHz audio
+RenderMany = Callable[[str, list[torch.Tensor]], list[np.ndarray]]  # (text, voices) -> 24 kHz audio each
+
+
+def each(synthesize: Callable[[str, torch.Tensor], np.ndarray]) -> RenderMany:
+    """A one-voice-at-a-time synthesizer as a ``RenderMany`` (pools render many at once)."""
+    return lambda text, voices: [synthesize(text, voice) for voice in voices]
 
 
 def weighted_harmonic_mean(values: Sequence[float], weights: Sequence[float]) -> float:
@@ -132,18 +137,19 @@ class Target:
 class FitnessScorer:
     """Scores voices against one target by rendering two different texts with each.
 
-    ``render(text, voice)`` returns 24 kHz audio (any synthesizer or pool). Text one
-    is compared with the target (speaker and features), text two with text one (self-
-    similarity). With ``best_target``, a candidate whose target similarity is below
-    ``early_termination_ratio`` of it stops there: it cannot win, so the second render
-    and the feature analysis are skipped.
+    ``render(text, voices)`` returns 24 kHz audio per voice: a pool renders them on
+    several cores at once, a GPU in one batch. Text one is compared with the target
+    (speaker and features), text two with text one (self-similarity). With
+    ``best_target``, a candidate whose target similarity is below
+    ``early_termination_ratio`` of it stops there: it cannot win, so its second render
+    and feature analysis are skipped.
     """
 
     def __init__(
         self,
         *,
         target: Target,
-        render: Render,
+        render: RenderMany,
         texts: tuple[str, str],
         weights: ScoringWeights = ScoringWeights(),
         early_termination_ratio: float = 0.98,
@@ -159,13 +165,24 @@ class FitnessScorer:
         self.sample_rate = sample_rate
 
     def score(self, voice: torch.Tensor, *, best_target: float | None = None) -> Score:
-        first = self.render(self.texts[0], voice)
-        embedding = speaker_embedding(first, self.sample_rate)
-        target = cosine(embedding, self.target.embedding)
-        if best_target is not None and target < self.early_termination_ratio * best_target:
-            return Score(0.0, target, 0.0, 0.0, complete=False)
-        second = self.render(self.texts[1], voice)
-        self_similarity = cosine(embedding, speaker_embedding(second, self.sample_rate))
-        features = feature_similarity(describe(first, self.sample_rate), self.target.features)
-        values = (target, self_similarity, features)
-        return Score(weighted_harmonic_mean(values, self.weights.as_tuple()) * 100, *values)
+        return self.score_many([voice], best_target=best_target)[0]
+
+    def score_many(self, voices: list[torch.Tensor], *, best_target: float | None = None) -> list[Score]:
+        firsts = self.render(self.texts[0], voices)
+        embeddings = [speaker_embedding(audio, self.sample_rate) for audio in firsts]
+        targets = [cosine(e, self.target.embedding) for e in embeddings]
+        alive = [
+            i for i, target in enumerate(targets)
+            if best_target is None or target >= self.early_termination_ratio * best_target
+        ]  # fmt: skip
+        seconds = dict(zip(alive, self.render(self.texts[1], [voices[i] for i in alive]), strict=True)) if alive else {}
+        scores = []
+        for i, (first, embedding, target) in enumerate(zip(firsts, embeddings, targets, strict=True)):
+            if i not in seconds:
+                scores.append(Score(0.0, target, 0.0, 0.0, complete=False))
+                continue
+            self_similarity = cosine(embedding, speaker_embedding(seconds[i], self.sample_rate))
+            features = feature_similarity(describe(first, self.sample_rate), self.target.features)
+            values = (target, self_similarity, features)
+            scores.append(Score(weighted_harmonic_mean(values, self.weights.as_tuple()) * 100, *values))
+        return scores

@@ -324,6 +324,14 @@ class SynthesisPool:
         _check_speed(speed)
         return RenderJob(phonemes, style_row(phonemes, voice, self.vocab).clone(), speed)
 
+    def synthesize_many(self, text: str, voices: list[torch.Tensor], *, speed: float = 1.0) -> list[np.ndarray]:
+        """One short text (one pass, ≤ 510 phonemes) in many voices: over the worker processes,
+        or as one batch when this process holds a torch model (what pays on a GPU)."""
+        phonemes = phonemize(text)
+        if isinstance(self.local, TorchSynthesizer):
+            return self.local.render_many(phonemes, voices, speed=speed)
+        return self.render_many([self.job(phonemes, voice, speed=speed) for voice in voices])
+
     def render_many(self, jobs: list[RenderJob]) -> list[np.ndarray]:
         if self.local is not None:
             return [self.local.render_style(j.phonemes, j.style, j.speed) for j in jobs]

@@ -11,7 +11,7 @@ import torch
 
 from distillation.engine.config import EvolutionSettings
 from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState, starting_point
-from distillation.engine.scoring import FitnessScorer, Target
+from distillation.engine.scoring import FitnessScorer, Target, each
 
 REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente."
 SETTINGS = EvolutionSettings(steps=8, seed=11, interpolation_alphas=(0.0,), checkpoint_every=2)
@@ -22,7 +22,7 @@ def scorer(onnx_synthesizer, stock_voice: Callable) -> FitnessScorer:
     """em_santa is the speaker to reach; the walk starts from the other two voices."""
     reference = onnx_synthesizer.synthesize(REFERENCE, stock_voice("em_santa"))
     return FitnessScorer(
-        target=Target.from_audio(reference, 24_000), render=onnx_synthesizer.synthesize, texts=("Hola.", "Gracias.")
+        target=Target.from_audio(reference, 24_000), render=each(onnx_synthesizer.synthesize), texts=("Hola.", "Gracias.")
     )
 
 
@@ -81,3 +81,19 @@ def test_checkpoint_holds_the_best_voice(uninterrupted: WalkState, tmp_path: Pat
     loaded = WalkState.load(path)
     assert torch.equal(loaded.best, uninterrupted.best) and loaded.best_score == uninterrupted.best_score
     assert (loaded.step, loaded.seed, loaded.origin) == (8, 11, uninterrupted.origin)
+
+
+def test_batched_walk_is_deterministic_and_resumes_exactly(scorer: FitnessScorer, bases: dict, tmp_path: Path) -> None:
+    batched = replace(SETTINGS, steps=6, batch=3)
+    whole = walk(scorer, bases, tmp_path / "whole.ckpt", batched)
+    assert [e.step for e in whole.events] == [1, 2, 3, 4, 5, 6]
+    assert sum(e.accepted for e in whole.events[:3]) <= 1  # at most one winner per batch
+    walk(scorer, bases, tmp_path / "killed.ckpt", replace(batched, steps=3))
+    resumed = walk(scorer, bases, tmp_path / "killed.ckpt", batched, resume=True)
+    assert torch.equal(resumed.best, whole.best) and resumed.best_score == whole.best_score
+
+
+def test_scoring_many_equals_scoring_one_by_one(scorer: FitnessScorer, bases: dict) -> None:
+    voices = list(bases.values())
+    one_by_one = [scorer.score(voice) for voice in voices]
+    assert scorer.score_many(voices) == one_by_one

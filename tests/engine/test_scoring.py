@@ -9,6 +9,7 @@ import pytest
 
 from distillation.engine.config import ScoringWeights
 from distillation.engine.scoring import (
+    each,
     FitnessScorer,
     Target,
     describe,
@@ -52,7 +53,7 @@ def scorer(onnx_synthesizer, stock_voice: Callable) -> FitnessScorer:
     """em_santa speaking the reference is the target; candidates render two other texts."""
     reference = onnx_synthesizer.synthesize(REFERENCE, stock_voice("em_santa"))
     return FitnessScorer(
-        target=Target.from_audio(reference, 24_000), render=onnx_synthesizer.synthesize, texts=TEXTS
+        target=Target.from_audio(reference, 24_000), render=each(onnx_synthesizer.synthesize), texts=TEXTS
     )
 
 
@@ -77,4 +78,4 @@ def test_early_termination_skips_a_hopeless_candidate(scorer: FitnessScorer, sto
 def test_self_similarity_needs_two_texts(onnx_synthesizer, greeting) -> None:
     target = Target(np.ones(256) / 16, describe(greeting.samples, greeting.sample_rate))
     with pytest.raises(ValueError, match="two different texts"):
-        FitnessScorer(target=target, render=onnx_synthesizer.synthesize, texts=("Hola.", "Hola."))
+        FitnessScorer(target=target, render=each(onnx_synthesizer.synthesize), texts=("Hola.", "Hola."))

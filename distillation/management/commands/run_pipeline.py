@@ -18,7 +18,7 @@ from distillation.engine.pipeline import (
     validate_stage,
 )
 from distillation.engine.reference import NotEnoughMaterial
-from distillation.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
+from distillation.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
 from distillation.engine.voices import VoiceError
 from distillation.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
 from distillation.services import labeled_clips, style_sentences
@@ -68,12 +68,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"Stage 1 {style}: {path}")
         if stage in ("all", "evolve", "validate"):
             assets = require(settings.VOICELAB_MODELS_DIR)
-            synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
         if stage in ("all", "evolve"):
-            evolution = Evolution(config, assets, synthesizer)
-            for style in config.styles:
-                self._evolve(evolution, style, resume=resume)
+            throughput = SynthesisConfig.for_device(throughput=True)
+            with SynthesisPool(assets, throughput) as pool:
+                evolution = Evolution(config, assets, pool)
+                for style in config.styles:
+                    self._evolve(evolution, style, resume=resume)
         if stage in ("all", "validate"):
+            synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
             report = validate_stage(config, synthesizer)
             for style, result in report["styles"].items():
                 verdict = "passed" if result["passed"] else "FAILED"
