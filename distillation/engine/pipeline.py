@@ -21,7 +21,7 @@ from distillation.engine.config import PipelineConfig
 from distillation.engine.deploy import DeployReport, deploy
 from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState
 from distillation.engine.reference import Clip, NotEnoughMaterial, build_reference, write_reference
-from distillation.engine.scoring import FitnessScorer, Target, each
+from distillation.engine.scoring import FitnessScorer, Target
 from distillation.engine.synthesis import Synthesizer, SynthesisPool
 from distillation.engine.teacher import Teacher, teacher_reference
 from distillation.engine.validation import validate, write_report
