@@ -36,12 +36,12 @@ class PipelineError(ValueError):
     """A stage that cannot run; the message says what is missing and what to do."""
 
 
-def reference_stage(config: PipelineConfig, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Path]:
-    """Stage 1 from labeled recordings: every style's reference, or the first style's shortage."""
+def _write_references(config: PipelineConfig, make: Callable[[str], tuple[np.ndarray, str]]) -> dict[str, Path]:
+    """Stage 1's output for every style, whatever the source; a shortage names its style."""
     written = {}
     for style in config.styles:
         try:
-            audio, transcript = build_reference(clips.get(style, ()))
+            audio, transcript = make(style)
         except NotEnoughMaterial as exc:
             raise NotEnoughMaterial(f"{style}: {exc}") from None
         path = config.paths.reference_audio(style)
@@ -50,15 +50,14 @@ def reference_stage(config: PipelineConfig, clips: Mapping[str, Sequence[Clip]])
     return written
 
 
+def reference_stage(config: PipelineConfig, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Path]:
+    """Stage 1 from labeled recordings: the best validated takes of each style."""
+    return _write_references(config, lambda style: build_reference(clips.get(style, ())))
+
+
 def teacher_stage(config: PipelineConfig, teacher: Teacher, sentences: Mapping[str, Sequence[str]]) -> dict[str, Path]:
     """Stage 1 from a teacher (F5-TTS): each style's sentences at its speed."""
-    written = {}
-    for style in config.styles:
-        audio, transcript = teacher_reference(teacher, style, sentences.get(style, ()))
-        path = config.paths.reference_audio(style)
-        write_reference(audio, transcript, path)
-        written[style] = path
-    return written
+    return _write_references(config, lambda style: teacher_reference(teacher, style, sentences.get(style, ())))
 
 
 def load_target(config: PipelineConfig, style: str) -> Target:

@@ -94,7 +94,7 @@ def teacher_reference(teacher: Teacher, style: str, sentences: Sequence[str]) ->
     speed = get_style(style).f5_speed
     chosen = list(sentences)[:SENTENCES_PER_STYLE]
     if not chosen:
-        raise NotEnoughMaterial(f"{style}: no sentences for the teacher to speak.")
+        raise NotEnoughMaterial("no sentences for the teacher to speak.")
     clips = [Clip(*teacher.speak(text, speed=speed), text=text, quality=1.0) for text in chosen]
     spoken = trimmed(clips)
     if not spoken:
