@@ -34,6 +34,12 @@ REFERENCE = (
     "documento. Le confirmo que el cambio de tarifa quedará activo a partir de mañana."
 )
 SECOND_TEXT = "Lamento mucho las molestias que le ha causado este retraso."
+# The target speaks a mix of styles, so it is judged on one held-out phrase of three styles' kinds.
+HELD_OUT = (
+    "Le llamamos para confirmar su cita del próximo martes a las diez.",
+    "Siento mucho las molestias; ya hemos enviado a un técnico a su domicilio.",
+    "Para continuar, indíquenos el número de contrato que figura en su factura.",
+)
 TARGET_VOICE, BASE_VOICES = "em_santa", ("ef_dora", "em_alex")
 SEED = 7
 
@@ -134,7 +140,7 @@ def main() -> None:
                                    Path(folder)))  # fmt: skip
         for result, best in results:
             report = validate(voices={"neutral": best}, targets={"neutral": target}, speak=judge.synthesize,
-                              out_dir=Path(folder) / "validation")  # fmt: skip
+                              out_dir=Path(folder) / "validation", phrases={"neutral": HELD_OUT})  # fmt: skip
             result.held_out = report["styles"]["neutral"]["checks"]["speaker_similarity"]["value"]
 
     print(f"\n{'contender':52s} {'steps':>6s} {'steps/s':>8s} {'synth/s':>8s} {'start':>7s} {'best':>7s} {'held-out sim':>13s}")

@@ -18,6 +18,8 @@ class StyleSpec:
     use: str
     f5_speed: float
     recording_guide: str
+    # Stage 3 judges each voice on phrases of its own kind that evolution never rendered.
+    held_out: tuple[str, ...] = ()
 
 
 STYLES: dict[str, StyleSpec] = {
@@ -30,6 +32,11 @@ STYLES: dict[str, StyleSpec] = {
             use="Datos, números, información factual",
             f5_speed=1.0,
             recording_guide="Ritmo constante, tono medio, sin inflexiones marcadas",
+            held_out=(
+                "Su factura de este mes asciende a cuarenta y dos euros con quince céntimos.",
+                "El plazo de entrega es de tres a cinco días laborables.",
+                "Le llamamos para confirmar su cita del próximo martes a las diez.",
+            ),
         ),
         StyleSpec(
             name="amable",
@@ -38,6 +45,11 @@ STYLES: dict[str, StyleSpec] = {
             use="Saludos, despedidas, bienvenidas",
             f5_speed=0.95,
             recording_guide="Tono más alto, ritmo ligeramente más lento, inflexión ascendente",
+            held_out=(
+                "Muy buenas tardes, es un placer saludarle de nuevo.",
+                "Bienvenido a nuestro servicio, estamos encantados de atenderle.",
+                "Que tenga un día estupendo, hasta la próxima.",
+            ),
         ),
         StyleSpec(
             name="empatico",
@@ -46,6 +58,11 @@ STYLES: dict[str, StyleSpec] = {
             use="Disculpas, problemas, frustración",
             f5_speed=0.90,
             recording_guide="Tono suave, pausas más largas, ritmo más lento",
+            held_out=(
+                "Siento mucho las molestias; ya hemos enviado a un técnico a su domicilio.",
+                "Entiendo perfectamente su preocupación y voy a ayudarle a resolverlo.",
+                "Lamentamos de verdad que haya tenido que esperar tanto tiempo.",
+            ),
         ),
         StyleSpec(
             name="profesional",
@@ -54,6 +71,11 @@ STYLES: dict[str, StyleSpec] = {
             use="Procesos, políticas, confirmaciones",
             f5_speed=1.05,
             recording_guide="Tono firme, ritmo ligeramente más rápido, articulación clara",
+            held_out=(
+                "Para continuar, indíquenos el número de contrato que figura en su factura.",
+                "Según nuestra política, la devolución se tramita en un plazo de catorce días.",
+                "Queda registrada su solicitud con el número de referencia cuatro siete dos.",
+            ),
         ),
     )
 }

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from distillation.engine.config import Thresholds
+from distillation.engine.config import STYLES, Thresholds
+from distillation.engine.pipeline import EVOLUTION_TEXTS
 from distillation.engine.scoring import Target
-from distillation.engine.validation import validate, write_report
+from distillation.engine.validation import COMMON_PHRASES, validate, write_report
 
 REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente, ¿en qué puedo ayudarle?"
 PHRASES = ("Le confirmo su cita del martes.", "Siento mucho las molestias.")
@@ -25,7 +26,8 @@ def targets(onnx_synthesizer, stock_voice: Callable) -> dict[str, Target]:
 
 
 def run(onnx_synthesizer, voices: dict, targets: dict, out_dir: Path) -> dict:
-    return validate(voices=voices, targets=targets, speak=onnx_synthesizer.synthesize, out_dir=out_dir, phrases=PHRASES)
+    return validate(voices=voices, targets=targets, speak=onnx_synthesizer.synthesize, out_dir=out_dir,
+                    phrases=dict.fromkeys(voices, PHRASES), common_phrases=PHRASES)  # fmt: skip
 
 
 def test_voices_matching_their_references_pass(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
@@ -52,6 +54,30 @@ def test_a_voice_far_from_its_reference_fails(onnx_synthesizer, stock_voice, tar
 def test_styles_that_sound_alike_fail_differentiation(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
     same = stock_voice("em_alex")
     report = validate(voices={"neutral": same, "amable": same}, targets={"neutral": targets["neutral"], "amable": targets["neutral"]},
-                      speak=onnx_synthesizer.synthesize, out_dir=tmp_path, phrases=PHRASES,
-                      thresholds=Thresholds())  # fmt: skip
+                      speak=onnx_synthesizer.synthesize, out_dir=tmp_path, phrases=dict.fromkeys(("neutral", "amable"), PHRASES),
+                      common_phrases=PHRASES, thresholds=Thresholds())  # fmt: skip
     assert report["differentiation"]["value"] < 0.05 and not report["differentiation"]["passed"]
+
+
+def test_each_style_is_judged_on_its_own_phrases_and_compared_on_common_ones(
+    onnx_synthesizer, stock_voice, targets, tmp_path: Path
+) -> None:
+    common = ("Un momento, por favor.",)
+    report = validate(voices={"neutral": stock_voice("em_alex"), "amable": stock_voice("ef_dora")}, targets=targets,
+                      speak=onnx_synthesizer.synthesize, out_dir=tmp_path, common_phrases=common)  # fmt: skip
+    for style in ("neutral", "amable"):
+        assert report["styles"][style]["phrases"] == list(STYLES[style].held_out)
+        assert len(report["styles"][style]["audio"]) == 3
+    across = report["differentiation"]
+    assert across["phrases"] == list(common) and set(across["prosody"]) == {"neutral", "amable"}
+    assert all(Path(f).is_file() for files in across["audio"].values() for f in files)
+
+
+def test_held_out_phrases_are_never_evolution_or_corpus_text() -> None:
+    corpus = json.loads((Path(__file__).parents[2] / "labeling/corpus/builtin.json").read_text(encoding="utf-8"))
+    corpus_texts = {entry["text"] for entry in corpus["sentences"]}
+    held_out = [phrase for spec in STYLES.values() for phrase in spec.held_out]
+    assert all(len(spec.held_out) >= 3 for spec in STYLES.values())
+    assert len(set(held_out)) == len(held_out)
+    assert not set(held_out) & (corpus_texts | set(EVOLUTION_TEXTS) | set(COMMON_PHRASES))
+    assert not set(COMMON_PHRASES) & (corpus_texts | set(EVOLUTION_TEXTS))
