@@ -3,11 +3,14 @@
 For each style the best takes (by quality score) are trimmed of edge silence,
 resampled to Kokoro's 24 kHz, joined with short pauses until there are 20-30 s of
 speech, and loudness-normalized to -23 LUFS (EBU R128, pyloudnorm). The transcript
-is saved beside the WAV: the scorer renders it with each candidate voice.
+is saved beside the WAV: the scorer renders it with each candidate voice. Where each
+sentence lies in the audio is saved too (``target.json``), so a sentence of the
+reference can be set against a candidate's rendering of the same text.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 
-from distillation.engine.audio import resample, write_wav
+from distillation.engine.audio import read_audio, resample, write_wav
 from distillation.engine.files import atomic_path
 from distillation.engine.prosody import speech_frames
 
@@ -38,6 +41,31 @@ class Clip:
     sample_rate: int
     text: str
     quality: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One sentence of the reference and where it lies in the audio, in seconds."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """Stage 1's output for one style: the audio (24 kHz, -23 LUFS) and its sentences."""
+
+    audio: np.ndarray
+    segments: tuple[Segment, ...]
+
+    @property
+    def transcript(self) -> str:
+        return " ".join(segment.text for segment in self.segments)
+
+    def excerpt(self, index: int = 0) -> np.ndarray:
+        segment = self.segments[index]
+        return self.audio[round(segment.start * SAMPLE_RATE) : round(segment.end * SAMPLE_RATE)]
 
 
 def _speech(clip: Clip) -> np.ndarray:
@@ -70,17 +98,20 @@ def select(clips: Sequence[Clip], *, min_seconds: float, max_seconds: float) -> 
 
 def build_reference(
     clips: Sequence[Clip], *, min_seconds: float = MIN_SECONDS, max_seconds: float = MAX_SECONDS
-) -> tuple[np.ndarray, str]:
-    """The reference audio (24 kHz, -23 LUFS) and its transcript."""
+) -> Reference:
+    """The reference of the best clips: 20-30 s of speech, 24 kHz, -23 LUFS."""
     return join(select(clips, min_seconds=min_seconds, max_seconds=max_seconds))
 
 
-def join(chosen: Sequence[tuple[Clip, np.ndarray]]) -> tuple[np.ndarray, str]:
-    """Chosen clips' speech joined with pauses and normalized, and their joined transcript."""
+def join(chosen: Sequence[tuple[Clip, np.ndarray]]) -> Reference:
+    """Chosen clips' speech joined with pauses and normalized, with where each one lies."""
     pause = np.zeros(round(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
     pieces = [piece for _, speech in chosen for piece in (pause, speech)][1:]
-    audio = normalize_loudness(np.concatenate(pieces))
-    return audio, " ".join(clip.text.strip() for clip, _ in chosen)
+    segments, start = [], 0
+    for clip, speech in chosen:
+        segments.append(Segment(clip.text.strip(), start / SAMPLE_RATE, (start + len(speech)) / SAMPLE_RATE))
+        start += len(speech) + len(pause)
+    return Reference(normalize_loudness(np.concatenate(pieces)), tuple(segments))
 
 
 def trimmed(clips: Sequence[Clip]) -> list[tuple[Clip, np.ndarray]]:
@@ -99,8 +130,25 @@ def normalize_loudness(audio: np.ndarray, lufs: float = TARGET_LUFS) -> np.ndarr
     return (normalized * (PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0)).astype(np.float32)
 
 
-def write_reference(audio: np.ndarray, transcript: str, path: Path) -> None:
-    """``target.wav`` and, beside it, ``target.txt`` with the transcript (both atomic)."""
-    write_wav(path, audio, SAMPLE_RATE)
+def write_reference(reference: Reference, path: Path) -> None:
+    """``target.wav`` and, beside it, ``target.txt`` (the transcript) and ``target.json``
+    (the sentences' spans), each written atomically."""
+    write_wav(path, reference.audio, SAMPLE_RATE)
     with atomic_path(path.with_suffix(".txt")) as temp:
-        temp.write_text(transcript + "\n", encoding="utf-8")
+        temp.write_text(reference.transcript + "\n", encoding="utf-8")
+    spans = [{"text": s.text, "start": round(s.start, 4), "end": round(s.end, 4)} for s in reference.segments]
+    with atomic_path(path.with_suffix(".json")) as temp:
+        temp.write_text(json.dumps({"segments": spans}, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def read_reference(path: Path) -> Reference:
+    """A reference as ``write_reference`` left it (spans empty if written without them)."""
+    return Reference(read_audio(path).samples, read_segments(path))
+
+
+def read_segments(path: Path) -> tuple[Segment, ...]:
+    """The sentence spans written beside ``path`` (none for a reference written without them)."""
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        return ()
+    return tuple(Segment(**span) for span in json.loads(sidecar.read_text(encoding="utf-8"))["segments"])

@@ -14,8 +14,10 @@ empático 0.90, profesional 1.05) and joined and normalized as recordings are.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from distillation.engine.config import get_style
-from distillation.engine.reference import Clip, NotEnoughMaterial, join, trimmed
+from distillation.engine.reference import Clip, NotEnoughMaterial, Reference, join, trimmed
 
 SENTENCES_PER_STYLE = 5
 HTTP_TIMEOUT_SECONDS = 300.0  # a CPU teacher takes minutes per sentence
@@ -40,13 +42,27 @@ class Teacher(Protocol):
 
 
 class HttpTeacher:
-    def __init__(self, url: str, *, timeout: float = HTTP_TIMEOUT_SECONDS) -> None:
+    """A teacher server. Given a voice to clone (``reference_audio`` + its transcript), it is
+    sent with every sentence as ``ref_audio`` (base64 WAV) and ``ref_text``; without one, the
+    server speaks in the voice it was started with."""
+
+    def __init__(
+        self, url: str, *, timeout: float = HTTP_TIMEOUT_SECONDS, reference_audio: Path | None = None,
+        reference_text: str = "",
+    ) -> None:  # fmt: skip
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.reference = {}
+        if reference_audio is not None:
+            self.reference = {
+                "ref_audio": base64.b64encode(Path(reference_audio).read_bytes()).decode("ascii"),
+                "ref_text": reference_text,
+            }
 
     def speak(self, text: str, *, speed: float) -> tuple[np.ndarray, int]:
+        body = {"text": text, "speed": speed, **self.reference}
         try:
-            response = httpx.post(f"{self.url}/synthesize", json={"text": text, "speed": speed}, timeout=self.timeout)
+            response = httpx.post(f"{self.url}/synthesize", json=body, timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise TeacherError(f"The teacher at {self.url} could not be reached: {exc}") from None
         if response.status_code != 200:
@@ -61,35 +77,60 @@ class HttpTeacher:
 class F5Teacher:
     """F5-TTS in process; ``reference_audio`` + ``reference_text`` are the voice to clone.
 
+    Built from f5-tts's own loaders, from local files only: the checkpoint, the vocos
+    vocoder folder (``config.yaml`` + ``pytorch_model.bin``) and, optionally, the model's
+    config (default: the package's ``F5TTS_v1_Base.yaml``, what the published checkpoint is).
     The transcript is required: without it f5-tts would download whisper to make one.
     """
 
+    MODEL = "F5TTS_v1_Base"
+
     def __init__(
-        self, *, checkpoint: Path, vocoder: Path, reference_audio: Path, reference_text: str, device: str | None = None
-    ) -> None:
-        for label, path in (("checkpoint", checkpoint), ("vocoder", vocoder), ("reference audio", reference_audio)):
-            if not Path(path).exists():
+        self, *, checkpoint: Path, vocoder: Path, reference_audio: Path, reference_text: str,
+        config: Path | None = None, device: str | None = None,
+    ) -> None:  # fmt: skip
+        for label, path in (("checkpoint", checkpoint), ("vocoder", vocoder), ("reference audio", reference_audio),
+                            ("model config", config)):  # fmt: skip
+            if path is not None and not Path(path).exists():
                 raise TeacherError(f"The F5-TTS {label} {path} does not exist.")
         if not reference_text.strip():
             raise TeacherError("The reference audio's transcript is required (--reference-text).")
         try:
-            from f5_tts.api import F5TTS
+            from f5_tts.infer import utils_infer
+            from hydra.utils import get_class
+            from omegaconf import OmegaConf
         except ImportError:
             raise TeacherError(
                 "f5-tts is not installed: it is an optional extra for GPU machines (pip install f5-tts), "
                 "or use --tts-url with a teacher server."
             ) from None
-        self._model = F5TTS(ckpt_file=str(checkpoint), vocoder_local_path=str(vocoder), device=device)
-        self.reference_audio, self.reference_text = reference_audio, reference_text
+        self._infer = utils_infer
+        self.device = device or utils_infer.device
+        settings = OmegaConf.load(str(config or files("f5_tts").joinpath(f"configs/{self.MODEL}.yaml"))).model
+        self.mel_spec_type = settings.mel_spec.mel_spec_type
+        self._model = utils_infer.load_model(
+            get_class(f"f5_tts.model.{settings.backbone}"), settings.arch, str(checkpoint),
+            mel_spec_type=self.mel_spec_type, device=self.device,
+        )  # fmt: skip
+        self._vocoder = utils_infer.load_vocoder(self.mel_spec_type, is_local=True, local_path=str(vocoder),
+                                                 device=self.device)  # fmt: skip
+        self.reference_audio, self.reference_text = utils_infer.preprocess_ref_audio_text(
+            str(reference_audio), reference_text, show_info=_quiet
+        )
 
     def speak(self, text: str, *, speed: float) -> tuple[np.ndarray, int]:
-        audio, rate, _ = self._model.infer(
-            ref_file=str(self.reference_audio), ref_text=self.reference_text, gen_text=text, speed=speed
-        )
+        audio, rate, _ = self._infer.infer_process(
+            self.reference_audio, self.reference_text, text, self._model, self._vocoder,
+            mel_spec_type=self.mel_spec_type, speed=speed, device=self.device, show_info=_quiet,
+        )  # fmt: skip
         return np.asarray(audio, dtype=np.float32), rate
 
 
-def teacher_reference(teacher: Teacher, style: str, sentences: Sequence[str]) -> tuple[np.ndarray, str]:
+def _quiet(*messages: object) -> None:
+    """f5-tts reports every step through ``show_info``; a pipeline run has its own progress."""
+
+
+def teacher_reference(teacher: Teacher, style: str, sentences: Sequence[str]) -> Reference:
     """The style's reference: ``SENTENCES_PER_STYLE`` sentences at the style's F5 speed."""
     speed = get_style(style).f5_speed
     chosen = list(sentences)[:SENTENCES_PER_STYLE]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from distillation.engine.reference import (
     SAMPLE_RATE,
     Clip,
     NotEnoughMaterial,
+    PAUSE_SECONDS,
     build_reference,
+    read_segments,
     write_reference,
 )
 
@@ -43,7 +46,8 @@ def clips(speak: Callable) -> list[Clip]:
 
 
 def test_reference_is_20_to_30_seconds_at_24k_and_minus_23_lufs(clips: list[Clip]) -> None:
-    audio, transcript = build_reference(clips)
+    reference = build_reference(clips)
+    audio, transcript = reference.audio, reference.transcript
     seconds = len(audio) / SAMPLE_RATE
     assert 20 <= seconds <= 30
     assert pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio) == pytest.approx(-23.0, abs=0.5)
@@ -64,10 +68,19 @@ def test_silent_takes_do_not_count(clips: list[Clip]) -> None:
         build_reference([silent, *clips[:2]])
 
 
-def test_written_beside_its_transcript(clips: list[Clip], tmp_path: Path) -> None:
-    audio, transcript = build_reference(clips)
+def test_written_beside_its_transcript_and_sentence_spans(clips: list[Clip], tmp_path: Path) -> None:
+    reference = build_reference(clips)
     path = tmp_path / "reference_audio" / "amable" / "target.wav"
-    write_reference(audio, transcript, path)
+    write_reference(reference, path)
     info = sf.info(path)
     assert (info.samplerate, info.channels) == (SAMPLE_RATE, 1)
-    assert path.with_suffix(".txt").read_text(encoding="utf-8").strip() == transcript
+    assert path.with_suffix(".txt").read_text(encoding="utf-8").strip() == reference.transcript
+    segments = read_segments(path)
+    assert [s.text for s in segments] == list(SENTENCES[: len(segments)])
+    # Spans follow each other with a pause between, and the last one ends with the audio.
+    assert all(b.start - a.end == pytest.approx(PAUSE_SECONDS, abs=1e-3) for a, b in itertools.pairwise(segments))
+    assert segments[-1].end == pytest.approx(info.frames / SAMPLE_RATE, abs=1e-3)
+    # Each span holds speech: an excerpt is no quieter than the whole.
+    excerpt = reference.excerpt(0)
+    assert len(excerpt) / SAMPLE_RATE == pytest.approx(segments[0].end - segments[0].start, abs=1e-3)
+    assert np.sqrt(np.mean(excerpt**2)) > 0.5 * np.sqrt(np.mean(reference.audio**2))

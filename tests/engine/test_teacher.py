@@ -1,9 +1,12 @@
-"""Stage 1 from a teacher: over HTTP against a local espeak-ng server, and F5-TTS's refusals."""
+"""Stage 1 from a teacher: over HTTP against a local espeak-ng server; F5-TTS in process on a tiny
+random model where f5-tts is installed, and its refusals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pyloudnorm
 import pytest
 
@@ -21,9 +24,10 @@ SENTENCES = [
 
 
 def test_http_teacher_speaks_five_sentences_at_the_styles_speed(teacher_url: str, teacher_speeds: list) -> None:
-    audio, transcript = teacher_reference(HttpTeacher(teacher_url), "empatico", SENTENCES)
+    reference = teacher_reference(HttpTeacher(teacher_url), "empatico", SENTENCES)
+    audio = reference.audio
     assert teacher_speeds == [0.90] * 5  # empático's F5 speed, five sentences
-    assert transcript == " ".join(SENTENCES[:5])
+    assert reference.transcript == " ".join(SENTENCES[:5])
     assert pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio) == pytest.approx(-23.0, abs=0.5)
     assert 8 < len(audio) / SAMPLE_RATE < 30
 
@@ -52,8 +56,63 @@ def test_f5_teacher_without_the_package_says_how_to_get_it(tmp_path: Path) -> No
     except ImportError:
         pass
     else:
-        pytest.skip("f5-tts is installed here: the in-process teacher needs a GPU-sized test of its own.")
+        pytest.skip("f5-tts is installed here: test_f5_in_process_on_a_tiny_random_model runs instead.")
     wav = tmp_path / "voice.wav"
     wav.write_bytes(b"RIFF")
     with pytest.raises(TeacherError, match="f5-tts is not installed"):
         F5Teacher(checkpoint=wav, vocoder=tmp_path, reference_audio=wav, reference_text="Hola")
+
+
+TINY_VOCOS = """\
+feature_extractor:
+  class_path: vocos.feature_extractors.MelSpectrogramFeatures
+  init_args: {sample_rate: 24000, n_fft: 1024, hop_length: 256, n_mels: 100, padding: center}
+backbone:
+  class_path: vocos.models.VocosBackbone
+  init_args: {input_channels: 100, dim: 32, intermediate_dim: 64, num_layers: 1}
+head:
+  class_path: vocos.heads.ISTFTHead
+  init_args: {dim: 32, n_fft: 1024, hop_length: 256, padding: center}
+"""
+
+
+def test_f5_in_process_on_a_tiny_random_model(tmp_path: Path, espeak_wav: Callable[..., Path]) -> None:
+    """The in-process teacher end to end through f5-tts's own loaders, on a randomly initialised
+    two-layer DiT and a one-layer vocos saved as the local files a user would give."""
+    pytest.importorskip("f5_tts", reason="f5-tts is an optional extra for GPU machines and is not installed here")
+    from importlib.resources import files
+
+    import torch
+    from f5_tts.model import CFM, DiT
+    from f5_tts.model.utils import get_tokenizer
+    from omegaconf import OmegaConf
+    from vocos import Vocos
+
+    settings = OmegaConf.load(str(files("f5_tts").joinpath("configs/F5TTS_v1_Base.yaml")))
+    settings.model.arch = OmegaConf.merge(settings.model.arch, {"dim": 64, "depth": 2, "heads": 2, "text_dim": 32,
+                                                                "conv_layers": 1})  # fmt: skip
+    OmegaConf.save(settings, tmp_path / "tiny.yaml")
+    vocab, size = get_tokenizer(str(files("f5_tts").joinpath("infer/examples/vocab.txt")), "custom")
+    torch.manual_seed(0)
+    mel = settings.model.mel_spec
+    model = CFM(
+        transformer=DiT(**settings.model.arch, text_num_embeds=size, mel_dim=mel.n_mel_channels),
+        mel_spec_kwargs={"n_fft": mel.n_fft, "hop_length": mel.hop_length, "win_length": mel.win_length,
+                         "n_mel_channels": mel.n_mel_channels, "target_sample_rate": mel.target_sample_rate,
+                         "mel_spec_type": mel.mel_spec_type},
+        vocab_char_map=vocab,
+    )  # fmt: skip
+    torch.save({"ema_model_state_dict": {f"ema_model.{k}": v for k, v in model.state_dict().items()}},
+               tmp_path / "tiny.pt")  # fmt: skip
+    vocoder = tmp_path / "vocos"
+    vocoder.mkdir()
+    (vocoder / "config.yaml").write_text(TINY_VOCOS)
+    torch.save(Vocos.from_hparams(str(vocoder / "config.yaml")).state_dict(), vocoder / "pytorch_model.bin")
+
+    text = "Hola, buenos días, le atiende el servicio de atención al cliente."
+    teacher = F5Teacher(checkpoint=tmp_path / "tiny.pt", vocoder=vocoder, config=tmp_path / "tiny.yaml",
+                        reference_audio=espeak_wav(text), reference_text=text, device="cpu")  # fmt: skip
+    normal, rate = teacher.speak("Gracias por su llamada.", speed=1.0)
+    slow, _ = teacher.speak("Gracias por su llamada.", speed=0.5)
+    assert rate == SAMPLE_RATE and normal.dtype == np.float32 and np.isfinite(normal).all()
+    assert len(slow) > 1.5 * len(normal) > 0  # F5 sizes its output by speed: half the speed, twice the length
