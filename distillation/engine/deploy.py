@@ -13,13 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from dotenv import dotenv_values, set_key
 
 from distillation.engine.files import atomic_path
+from distillation.engine.tts_client import TTSClient, TTSUnavailable
 from distillation.engine.voices import load_voice
-
-RELOAD_TIMEOUT_SECONDS = 30.0
 
 
 class DeployError(ValueError):
@@ -88,12 +86,9 @@ def _point_env(env_file: Path, values: Mapping[str, str]) -> dict[str, tuple[str
 
 def _reload(tts_url: str, report: DeployReport) -> bool:
     try:
-        response = httpx.post(f"{tts_url.rstrip('/')}/reload", timeout=RELOAD_TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
-        report.warnings.append(f"The TTS service at {tts_url} could not be reached ({exc}); restart it to load the voices.")
-        return False
-    if response.status_code != 200:
-        report.warnings.append(f"The TTS service refused to reload: {response.text[:200]}")
+        TTSClient(tts_url).reload()
+    except TTSUnavailable as exc:
+        report.warnings.append(f"{exc} Restart it to load the voices.")
         return False
     return True
 

@@ -84,7 +84,10 @@ def starting_point(
 
 
 class VoiceEvolver:
-    """Runs the walk for one style; ``on_step`` gets a StepEvent after every step."""
+    """Runs the walk for one style; ``on_step`` gets a StepEvent after every step, and
+    ``on_best`` the best voice whenever it changes (the start included), once checkpointed.
+    ``should_stop`` is asked after every batch: True ends the walk there, checkpointed, with
+    the best voice so far (an operator's cancel)."""
 
     def __init__(
         self,
@@ -94,6 +97,8 @@ class VoiceEvolver:
         settings: EvolutionSettings,
         checkpoint: Path,
         on_step: Callable[[StepEvent], None] | None = None,
+        on_best: Callable[[torch.Tensor], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         if not base_voices:
             raise ValueError("The walk needs at least one base voice.")
@@ -102,10 +107,13 @@ class VoiceEvolver:
         self.settings = settings
         self.checkpoint = checkpoint
         self.on_step = on_step or (lambda event: None)
+        self.on_best = on_best or (lambda voice: None)
+        self.should_stop = should_stop or (lambda: False)
         self.std = population_std(list(self.base_voices.values())) if len(self.base_voices) > 1 else None
 
     def run(self, *, resume: bool = False) -> WalkState:
         state = self._resume() if resume and self.checkpoint.exists() else self._start()
+        self.on_best(state.best)
         generator = torch.Generator().manual_seed(0)
         generator.set_state(state.rng_state)
         started = time.monotonic() - state.elapsed
@@ -128,8 +136,14 @@ class VoiceEvolver:
                 self.on_step(event)
             state.rng_state = generator.get_state()
             every = self.settings.checkpoint_every
-            if winner is not None or state.step // every > (first_step - 1) // every or state.step == self.settings.steps:
+            stop = self.should_stop()
+            crossed = state.step // every > (first_step - 1) // every
+            if winner is not None or crossed or stop or state.step == self.settings.steps:
                 state.save(self.checkpoint)
+            if winner is not None:
+                self.on_best(state.best)
+            if stop:
+                break
         return state
 
     def _mutate(self, best: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -20,7 +20,8 @@ from distillation.engine.audio import read_audio, write_wav
 from distillation.engine.config import PipelineConfig
 from distillation.engine.deploy import DeployReport, deploy
 from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState
-from distillation.engine.reference import Clip, NotEnoughMaterial, build_reference, write_reference
+from distillation.engine.preview import listening_pair
+from distillation.engine.reference import Clip, NotEnoughMaterial, Reference, build_reference, write_reference
 from distillation.engine.scoring import FitnessScorer, Target
 from distillation.engine.synthesis import Synthesizer, SynthesisPool
 from distillation.engine.teacher import Teacher, teacher_reference
@@ -36,16 +37,16 @@ class PipelineError(ValueError):
     """A stage that cannot run; the message says what is missing and what to do."""
 
 
-def _write_references(config: PipelineConfig, make: Callable[[str], tuple[np.ndarray, str]]) -> dict[str, Path]:
+def _write_references(config: PipelineConfig, make: Callable[[str], Reference]) -> dict[str, Path]:
     """Stage 1's output for every style, whatever the source; a shortage names its style."""
     written = {}
     for style in config.styles:
         try:
-            audio, transcript = make(style)
+            reference = make(style)
         except NotEnoughMaterial as exc:
             raise NotEnoughMaterial(f"{style}: {exc}") from None
         path = config.paths.reference_audio(style)
-        write_reference(audio, transcript, path)
+        write_reference(reference, path)
         written[style] = path
     return written
 
@@ -96,7 +97,13 @@ class Evolution:
         return self.config.paths.evolved_voice(style).with_suffix(".checkpoint")
 
     def run(
-        self, style: str, *, resume: bool = False, on_step: Callable[[StepEvent], None] | None = None
+        self,
+        style: str,
+        *,
+        resume: bool = False,
+        on_step: Callable[[StepEvent], None] | None = None,
+        on_best: Callable[[torch.Tensor], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> WalkState:
         settings = self.config.evolution
         state = VoiceEvolver(
@@ -105,12 +112,20 @@ class Evolution:
             settings=replace(settings, batch=max(settings.batch, self.pool.config.processes)),
             checkpoint=self.checkpoint(style),
             on_step=on_step,
+            on_best=on_best,
+            should_stop=should_stop,
         ).run(resume=resume)
-        save_voice(state.best, self.config.paths.evolved_voice(style))
-        # A sample WAV beside the tensor, to listen to what was evolved.
-        sample = self.pool.synthesize_many(EVOLUTION_TEXTS[0], [state.best])[0]
-        write_wav(self.config.paths.evolved_voice(style).with_suffix(".wav"), np.asarray(sample), 24_000)
+        self.save(style, state.best)
         return state
+
+    def save(self, style: str, voice: torch.Tensor) -> Path:
+        """``evolved_voices/{style}.pt`` and a sample WAV beside it, to listen to what was evolved."""
+        path = self.config.paths.evolved_voice(style)
+        save_voice(voice, path)
+        sample = self.pool.synthesize_many(EVOLUTION_TEXTS[0], [voice])[0]
+        write_wav(path.with_suffix(".wav"), np.asarray(sample), 24_000)
+        return path
+
 
 
 def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
@@ -126,6 +141,10 @@ def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
         voices=voices, targets=targets, speak=synthesizer.synthesize, thresholds=config.thresholds,
         out_dir=report_path.parent,
     )
+    for style, voice in voices.items():
+        report["styles"][style]["listening"] = listening_pair(
+            config.paths, style, voice, synthesizer.synthesize, report_path.parent
+        )
     write_report(report, report_path)
     return report
 

@@ -148,6 +148,37 @@ def analyze_prosody(samples: np.ndarray, sample_rate: int, *, text: str | None =
     )
 
 
+@dataclass(frozen=True, eq=False)
+class Contours:
+    """Frame-by-frame pitch (Hz, NaN where unvoiced) and level (dBFS) of a clip, to plot."""
+
+    times: np.ndarray
+    pitch_hz: np.ndarray
+    level_db: np.ndarray
+
+    def as_dict(self) -> dict[str, list[float | None]]:
+        """Rounded lists, gaps as None (plotly draws None as a break in the line)."""
+
+        def listed(values: np.ndarray, digits: int) -> list[float | None]:
+            return [None if not np.isfinite(v) else round(float(v), digits) for v in values]
+
+        return {"times": listed(self.times, 3), "pitch_hz": listed(self.pitch_hz, 1), "level_db": listed(self.level_db, 1)}
+
+
+def contours(samples: np.ndarray, sample_rate: int) -> Contours:
+    """Pitch and level on one 10 ms grid: what the dashboard plots against the target."""
+    energy = speech_frames(samples, sample_rate)
+    pitch = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=sample_rate).to_pitch(
+        time_step=HOP_SECONDS, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ
+    )
+    times = np.arange(len(energy.level_db)) * energy.hop_seconds
+    hertz = pitch.selected_array["frequency"]
+    # Praat's frames start half a window in: put its pitch on the energy grid, 0 Hz = unvoiced.
+    on_grid = np.interp(times, pitch.xs(), np.where(hertz > 0, hertz, np.nan), left=np.nan, right=np.nan)
+    level = np.where(energy.is_speech, energy.level_db, np.nan)
+    return Contours(times, on_grid, level)
+
+
 def _pitch_features(pitch: parselmouth.Pitch) -> tuple[float | None, float | None, float | None]:
     """Mean (Hz), spread (semitones) and end slope (semitones/s) of the voiced frames."""
     hertz = pitch.selected_array["frequency"]

@@ -1,0 +1,40 @@
+"""Talking to a running Kokoro TTS service (``tts_service``): what it serves, and switching its style."""
+
+from __future__ import annotations
+
+import httpx
+
+TIMEOUT_SECONDS = 30.0  # a reload reads every voice file
+
+
+class TTSUnavailable(RuntimeError):
+    """The service could not be reached, or refused; the message says which and why."""
+
+
+class TTSClient:
+    def __init__(self, url: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def voices(self) -> dict:
+        """``{"tts_backend", "active", "styles": {style: {"file", "source"}}}``."""
+        return self._call("GET", "/voices")
+
+    def set_voice(self, style: str) -> dict:
+        return self._call("POST", "/set_voice", params={"style": style})
+
+    def reload(self) -> dict:
+        return self._call("POST", "/reload")
+
+    def _call(self, method: str, path: str, **options: object) -> dict:
+        try:
+            response = httpx.request(method, f"{self.url}{path}", timeout=self.timeout, **options)
+        except httpx.HTTPError as exc:
+            raise TTSUnavailable(f"The TTS service at {self.url} could not be reached ({exc}).") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": response.text[:200]}
+        if response.status_code != 200:
+            raise TTSUnavailable(f"The TTS service refused: {body.get('error', body)}")
+        return body
