@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -40,12 +43,12 @@ def test_quiet_prints_nothing(models_dir: Path, npm_downloads: Path, capsys: pyt
     assert require(models_dir).voice_path("af_heart").is_file()
 
 
-def test_models_dir_defaults_to_the_data_dir(settings, tmp_path: Path, npm_downloads: Path) -> None:
-    if hasattr(settings, "VOICELAB_MODELS_DIR"):
-        del settings.VOICELAB_MODELS_DIR
-    settings.DATA_DIR = tmp_path
-    fetch_models("--quiet", "--download-dir", str(npm_downloads))
-    require(tmp_path / "models")
+def test_models_dir_defaults_to_the_data_dir(tmp_path: Path) -> None:
+    """Without VOICELAB_MODELS_DIR the models live in VOICELAB_DATA_DIR/models (read by a fresh process)."""
+    env = {k: v for k, v in os.environ.items() if k != "VOICELAB_MODELS_DIR"} | {"VOICELAB_DATA_DIR": str(tmp_path)}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.VOICELAB_MODELS_DIR)"
+    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert Path(printed.stdout.strip()) == (tmp_path / "models").resolve()
 
 
 def test_missing_npm_is_one_clear_line(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

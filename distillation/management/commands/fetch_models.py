@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="No progress bars and no report.")
 
     def handle(self, *args: object, **options: object) -> None:
-        root = Path(getattr(settings, "VOICELAB_MODELS_DIR", settings.DATA_DIR / "models"))
+        root = Path(settings.VOICELAB_MODELS_DIR)
         voices = (*(ALL_VOICES if options["all_voices"] else DEFAULT_VOICES), *options["voices"])
         quiet = bool(options["quiet"])
         try:
