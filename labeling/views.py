@@ -21,17 +21,7 @@ from labeling.services.corpus import SHARVARD_ATTRIBUTION
 from labeling.services.exchange import ExchangeError, export_records, import_export, write_export_zip
 from labeling.services.labels import apply_suggestions, set_style_label
 from labeling.services.takes import TakeRejected, add_take
-
-
-def error_response(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
-    """A refusal a person can read: plain text for htmx (shown in the page), a page otherwise."""
-    if request.htmx:
-        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    return render(request, "error.html", {"message": message}, status=status)
-
-
-def _form_error(form: object) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+from voicelab.responses import error_response, form_error
 
 
 def _filter_form(data: object, form_class: type[WorkspaceFilterForm] = WorkspaceFilterForm) -> WorkspaceFilterForm:
@@ -43,7 +33,7 @@ def _filter_form(data: object, form_class: type[WorkspaceFilterForm] = Workspace
 def workspace(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request.GET or None)
     if form.is_bound and not form.is_valid():
-        return error_response(request, _form_error(form))
+        return error_response(request, form_error(form))
     filters = form.cleaned_data if form.is_bound else {}
     sentences = selectors.filter_sentences(**{k: filters.get(k, "") for k in ("category", "style", "status")})
     context = {
@@ -66,7 +56,7 @@ def label_sentence(request: HttpRequest, sentence_id: str) -> HttpResponse:
     sentence = get_object_or_404(Sentence, sentence_id=sentence_id)
     form = StyleLabelForm(request.POST)
     if not form.is_valid():
-        return error_response(request, _form_error(form))
+        return error_response(request, form_error(form))
     label = set_style_label(
         sentence=sentence,
         style=form.cleaned_data["style"],
@@ -90,7 +80,7 @@ def label_sentence(request: HttpRequest, sentence_id: str) -> HttpResponse:
 def bulk_suggestions(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request.POST, BulkSuggestionForm)
     if not form.is_valid():
-        return error_response(request, _form_error(form))
+        return error_response(request, form_error(form))
     data = form.cleaned_data
     sentences = selectors.filter_sentences(category=data["category"], style=data["style"], status=data["status"])
     changed = apply_suggestions(sentences=sentences, user=request.user, overwrite=data["overwrite"])
@@ -119,7 +109,7 @@ def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
     sentence = get_object_or_404(Sentence.objects.select_related("current_label"), sentence_id=sentence_id)
     form = TakeUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return error_response(request, _form_error(form))
+        return error_response(request, form_error(form))
     data = form.cleaned_data
     try:
         add_take(
@@ -175,7 +165,7 @@ def export_zip(request: HttpRequest) -> HttpResponse:
 def import_labels(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
-        return error_response(request, _form_error(form))
+        return error_response(request, form_error(form))
     upload = form.cleaned_data["file"]
     if upload.size > settings.VOICELAB_MAX_IMPORT_BYTES:
         limit = settings.VOICELAB_MAX_IMPORT_BYTES / 1_048_576

@@ -131,6 +131,13 @@ VOICELAB_DEPLOYED_VOICES_DIR = Path(
 VOICELAB_TTS_PORT = int(os.environ.get("VOICELAB_TTS_PORT", "8001"))
 VOICELAB_TTS_URL = os.environ.get("VOICELAB_TTS_URL", f"http://127.0.0.1:{VOICELAB_TTS_PORT}")
 KOKORO_FALLBACK_VOICE = os.environ.get("KOKORO_FALLBACK_VOICE", "ef_dora")
+# Distillation runs write their files (reference audio, checkpoints, voices, report) here, one folder a run.
+VOICELAB_RUNS_DIR = Path(os.environ.get("VOICELAB_RUNS_DIR", DATA_DIR / "distillation" / "runs")).resolve()
+# Stage 1's F5-TTS teacher, for runs launched from the dashboard with an uploaded voice:
+# a teacher server (POST /synthesize), or local checkpoint and vocoder for f5-tts in process.
+VOICELAB_TEACHER_URL = os.environ.get("VOICELAB_TEACHER_URL", "")
+VOICELAB_F5_CHECKPOINT = os.environ.get("VOICELAB_F5_CHECKPOINT", "")
+VOICELAB_F5_VOCODER = os.environ.get("VOICELAB_F5_VOCODER", "")
 # The .env file the deploy stage edits (TTS_BACKEND, KOKORO_VOICE_PATH); the TTS service reads it.
 VOICELAB_ENV_FILE = Path(os.environ.get("VOICELAB_ENV_FILE", BASE_DIR / ".env")).resolve()
 
@@ -147,9 +154,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TRACK_STARTED = True
 # Distillation runs go to their own queue so GPU machines can serve it alone
-# (`celery -A voicelab worker -Q distillation`); the local worker serves both.
+# (`celery -A voicelab worker -Q distillation --pool solo`); `runlab` starts one of each.
 CELERY_TASK_ROUTES = {"distillation.tasks.*": {"queue": "distillation"}}
-VOICELAB_LOCAL_QUEUES = "celery,distillation"
+# A walk runs for hours: an unacknowledged message must not be handed to a second worker
+# meanwhile (a dead worker's walks are resumed when a worker starts, see distillation.tasks).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 24 * 3600}
 
 CHANNEL_LAYERS = {
     "default": {

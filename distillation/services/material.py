@@ -1,28 +1,73 @@
-"""Distillation services: what the CLI and (later) the Celery tasks call."""
+"""What Stage 1 can be built from: the annotators' validated takes, and the corpus sentences."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.db.models import F, QuerySet
+
 from distillation.engine.audio import AudioError, read_audio
-from distillation.engine.reference import Clip
+from distillation.engine.reference import MIN_SECONDS, PAUSE_SECONDS, Clip
 from labeling.models import Sentence
+
+
+def _in_style_takes(styles: tuple[str, ...]) -> QuerySet[Sentence]:
+    """Sentences whose validated take was recorded in the style they are labeled with."""
+    return Sentence.objects.filter(
+        active_take__isnull=False, current_label__style__in=styles, active_take__style=F("current_label__style")
+    ).select_related("current_label", "active_take")
 
 
 def labeled_clips(*, styles: tuple[str, ...]) -> dict[str, list[Clip]]:
     """Validated takes per style, recorded in the style their sentence is labeled with."""
     clips: dict[str, list[Clip]] = {style: [] for style in styles}
-    sentences = Sentence.objects.filter(
-        active_take__isnull=False, current_label__style__in=styles
-    ).select_related("current_label", "active_take")
-    for sentence in sentences:
+    for sentence in _in_style_takes(styles):
         take = sentence.active_take
-        if not sentence.has_take_in_style:
-            continue
         try:
             audio = read_audio(take.audio.path)
         except (AudioError, OSError):
             continue  # a take whose file went missing is simply not material
         clips[take.style].append(Clip(audio.samples, audio.sample_rate, sentence.text, take.quality_score or 0.0))
     return clips
+
+
+@dataclass(frozen=True)
+class Material:
+    """One style's validated speech, against what Stage 1 needs."""
+
+    style: str
+    takes: int
+    seconds: float
+    needed: float = MIN_SECONDS
+
+    @property
+    def enough(self) -> bool:
+        return self.seconds >= self.needed
+
+    @property
+    def missing(self) -> float:
+        return max(0.0, self.needed - self.seconds)
+
+    def problem(self) -> str:
+        """Why this style cannot run, in words; empty when it can."""
+        if self.enough:
+            return ""
+        return (f"{self.style}: {self.seconds:.1f} s of validated speech in {self.takes} takes; "
+                f"Stage 1 needs {self.needed:.0f} s, so {self.missing:.1f} s more.")  # fmt: skip
+
+
+def material(*, styles: tuple[str, ...]) -> dict[str, Material]:
+    """Per style, the seconds of speech its validated in-style takes hold (edge silence excluded,
+    pauses between them included), as Stage 1 will count them."""
+    seconds: dict[str, list[float]] = {style: [] for style in styles}
+    for sentence in _in_style_takes(styles):
+        take = sentence.active_take
+        speech = (take.prosody or {}).get("speech_seconds") or take.duration_seconds or 0.0
+        seconds[take.style].append(float(speech))
+    return {
+        style: Material(style, len(spans), sum(spans) + PAUSE_SECONDS * max(0, len(spans) - 1))
+        for style, spans in seconds.items()
+    }
 
 
 def style_sentences(*, styles: tuple[str, ...]) -> dict[str, list[str]]:

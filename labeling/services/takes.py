@@ -33,7 +33,8 @@ class TakeRejected(ValueError):
     """An upload that cannot become a take; the message is shown to the annotator."""
 
 
-def _check_upload(upload: UploadedFile) -> None:
+def check_audio_upload(upload: UploadedFile) -> None:
+    """Size and extension of an uploaded audio file, before its content is read."""
     limit = settings.VOICELAB_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
         raise TakeRejected(
@@ -69,7 +70,7 @@ def add_take(
     Nothing is written unless the file is readable audio within the limits; earlier
     takes and the sentence's active take are left as they are until this one validates.
     """
-    _check_upload(upload)
+    check_audio_upload(upload)
     style = _resolve_style(sentence, style)
     try:
         audio = read_audio(upload, max_seconds=settings.VOICELAB_MAX_TAKE_SECONDS)

@@ -21,7 +21,7 @@ from distillation.engine.reference import NotEnoughMaterial
 from distillation.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
 from distillation.engine.voices import VoiceError
 from distillation.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
-from distillation.services import labeled_clips, style_sentences
+from distillation.services.material import labeled_clips, style_sentences
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
 CLEAR_ERRORS = (

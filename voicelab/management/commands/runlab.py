@@ -13,7 +13,7 @@ from voicelab import embedded_redis
 
 class Command(BaseCommand):
     help = (
-        "Start the whole lab: the embedded Redis (unless REDIS_URL is set), a Celery worker, the "
+        "Start the whole lab: the embedded Redis (unless REDIS_URL is set), two Celery workers, the "
         "ASGI server and the Kokoro TTS service, after migrating and loading the corpus. "
         "Ctrl-C stops everything."
     )
@@ -45,10 +45,12 @@ class Command(BaseCommand):
             (settings.DATA_DIR / "redis").mkdir(parents=True, exist_ok=True)
             manager.add_process("redis", shlex.join(command), quiet=True)
         manager.add_process("web", f"{python} -m daphne -b {shlex.quote(host)} -p {port} voicelab.asgi:application")
-        manager.add_process(
-            "worker", f"{python} -m celery -A voicelab worker --loglevel INFO --concurrency {concurrency} "
-            f"--queues {settings.VOICELAB_LOCAL_QUEUES}"
-        )
+        celery = f"{python} -m celery -A voicelab worker --loglevel INFO"
+        manager.add_process("worker", f"{celery} --hostname labeling@%h --concurrency {concurrency} --queues celery")
+        # One walk at a time, in the worker's own process: a walk already spreads its
+        # candidates over every core (SynthesisPool), and a solo worker that dies takes its
+        # walk with it, to be resumed from the checkpoint when it starts again.
+        manager.add_process("distiller", f"{celery} --hostname distillation@%h --pool solo --queues distillation")
         missing = ModelAssets(settings.VOICELAB_MODELS_DIR).missing()
         if missing:
             self.stderr.write(

@@ -1,0 +1,38 @@
+"""Forms of the operators' pages: they parse and check input; services do the work."""
+
+from __future__ import annotations
+
+from django import forms
+
+from distillation.engine.config import STYLES
+from distillation.models import DistillationRun
+from distillation.services.runs import MAX_STEPS
+
+STYLE_CHOICES = [(name, spec.label) for name, spec in STYLES.items()]
+
+
+class LaunchForm(forms.Form):
+    styles = forms.MultipleChoiceField(
+        choices=STYLE_CHOICES, widget=forms.CheckboxSelectMultiple, initial=list(STYLES),
+        error_messages={"required": "Choose at least one style.", "invalid_choice": "Unknown style “%(value)s”."},
+    )  # fmt: skip
+    steps = forms.IntegerField(min_value=1, max_value=MAX_STEPS, initial=10_000)
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1, help_text="Empty: a random seed.")
+    source = forms.ChoiceField(choices=DistillationRun.Source.choices, initial=DistillationRun.Source.RECORDINGS,
+                               widget=forms.RadioSelect)  # fmt: skip
+    reference_audio = forms.FileField(required=False, help_text="F5 only: 2-30 s of the voice to clone.")
+    reference_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                     help_text="F5 only: what the reference audio says.")  # fmt: skip
+
+
+class DeployForm(forms.Form):
+    force = forms.BooleanField(required=False, help_text="Deploy styles that failed validation too.")
+    confirm = forms.BooleanField(error_messages={"required": "Tick the confirmation to deploy."})
+
+
+class StyleForm(forms.Form):
+    style = forms.ChoiceField(choices=STYLE_CHOICES, error_messages={"invalid_choice": "Unknown style “%(value)s”."})
+
+
+class BlindGuessForm(forms.Form):
+    target_is = forms.ChoiceField(choices=[("a", "A"), ("b", "B")])

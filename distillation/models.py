@@ -1,0 +1,151 @@
+"""A distillation run, its per-style walks, and their sampled score history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+
+from distillation.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths
+
+STYLE_CHOICES = [(name, name) for name in STYLE_NAMES]
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    INTERRUPTED = "interrupted", "interrupted"
+    CANCELLED = "cancelled", "cancelled"
+    FAILED = "failed", "failed"
+    SUCCEEDED = "succeeded", "succeeded"
+
+
+FINISHED = (Status.CANCELLED, Status.FAILED, Status.SUCCEEDED)
+
+
+class DistillationRun(models.Model):
+    """One launch: Stage 1 for every style, a walk per style, then Stage 3's report."""
+
+    class Source(models.TextChoices):
+        RECORDINGS = "recordings", "labeled recordings"
+        F5 = "f5", "F5-TTS teacher"
+
+    class Stage(models.TextChoices):
+        REFERENCE = "reference", "Stage 1: reference audio"
+        EVOLVE = "evolve", "Stage 2: evolution"
+        VALIDATE = "validate", "Stage 3: validation"
+        DONE = "done", "done"
+
+    launched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    styles = models.JSONField(help_text="The styles distilled, in order.")
+    steps = models.PositiveIntegerField()
+    seed = models.IntegerField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.RECORDINGS)
+    reference_audio = models.FileField(upload_to="distillation/teacher/", blank=True, max_length=255)
+    reference_text = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.REFERENCE)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    report = models.JSONField(null=True, blank=True, help_text="Stage 3's validation report.")
+    deployed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("launch_run", "Can launch and cancel distillation runs"),
+            ("deploy_voice", "Can deploy evolved voices to the TTS service"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({', '.join(self.styles)}, {self.steps} steps)"
+
+    @property
+    def workdir(self) -> Path:
+        """Where the pipeline writes this run's files (the seed's layout, one folder per run)."""
+        return Path(settings.VOICELAB_RUNS_DIR) / str(self.pk)
+
+    def pipeline_config(self) -> PipelineConfig:
+        return PipelineConfig.from_env(
+            root=self.workdir, styles=tuple(self.styles), steps=self.steps, seed=self.seed
+        )
+
+    @property
+    def paths(self) -> PipelinePaths:
+        return PipelinePaths(self.workdir)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class StyleRun(models.Model):
+    """One style's walk within a run: its own Celery task, progress and best score."""
+
+    run = models.ForeignKey(DistillationRun, on_delete=models.CASCADE, related_name="style_runs")
+    style = models.CharField(max_length=16, choices=STYLE_CHOICES)
+    position = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    step = models.PositiveIntegerField(default=0)
+    best_score = models.FloatField(null=True, blank=True)
+    start_score = models.FloatField(null=True, blank=True)
+    origin = models.CharField(max_length=64, blank=True, help_text="The base voice or blend the walk started from.")
+    elapsed = models.FloatField(default=0.0, help_text="Seconds of walking so far, across restarts.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Who runs it now: a worker renews the lease while it works; an expired lease means
+    # the worker died, and the walk may be resumed from its checkpoint by another task.
+    worker = models.CharField(max_length=255, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    preview = models.JSONField(default=dict, blank=True, help_text="Prosody of the target vs the current best.")
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "style"], name="one_walk_per_style_and_run")]
+
+    def __str__(self) -> str:
+        return f"{self.style} of run {self.run_id}"
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.run.steps if self.run.steps else 0.0
+
+    @property
+    def eta(self) -> timedelta | None:
+        """Time left at the pace so far (None before the first step or once finished)."""
+        if self.status != Status.RUNNING or not self.step:
+            return None
+        return timedelta(seconds=self.elapsed / self.step * (self.run.steps - self.step))
+
+
+class EvolutionStep(models.Model):
+    """One step of a walk, as the engine reported it. Sampled: see ``services.events``."""
+
+    style_run = models.ForeignKey(StyleRun, on_delete=models.CASCADE, related_name="history")
+    step = models.PositiveIntegerField()
+    score = models.FloatField()
+    target = models.FloatField()
+    self_similarity = models.FloatField()
+    features = models.FloatField()
+    complete = models.BooleanField()
+    accepted = models.BooleanField()
+    best_score = models.FloatField()
+    elapsed = models.FloatField()
+
+    class Meta:
+        ordering = ["style_run", "step"]
+        constraints = [models.UniqueConstraint(fields=["style_run", "step"], name="one_record_per_step")]
+
+    def as_event(self) -> dict:
+        return {
+            "step": self.step, "score": self.score, "target": self.target, "self_similarity": self.self_similarity,
+            "features": self.features, "complete": self.complete, "accepted": self.accepted,
+            "best_score": self.best_score, "elapsed": self.elapsed,
+        }  # fmt: skip

@@ -1,0 +1,68 @@
+"""Read-side queries of the operators' pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from distillation.engine.tts_client import TTSClient, TTSUnavailable
+from distillation.models import DistillationRun
+from distillation.services.execution import interrupt_orphans
+
+RECENT_RUNS = 50
+
+
+def recent_runs() -> QuerySet[DistillationRun]:
+    """The latest runs with their walks; walks whose worker died show as interrupted."""
+    interrupt_orphans()
+    return DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs")[:RECENT_RUNS]
+
+
+def run_with_walks(pk: int) -> DistillationRun | None:
+    interrupt_orphans()
+    return DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs").filter(pk=pk).first()
+
+
+def files_url(run: DistillationRun) -> str:
+    """The URL prefix under which the run's files are served (``files/<path>``)."""
+    return reverse("distillation:artifact", args=[run.pk, "-"]).removesuffix("-")
+
+
+def artifact_url(run: DistillationRun, path: str | Path) -> str | None:
+    """The URL serving one of the run's files (None for a path outside its folder)."""
+    try:
+        relative = Path(path).resolve().relative_to(run.workdir.resolve())
+    except ValueError:
+        return None
+    return reverse("distillation:artifact", args=[run.pk, relative.as_posix()])
+
+
+def report_rows(run: DistillationRun) -> list[dict]:
+    """Per style of the validation report: checks, prosody, and the audio it judged as URLs."""
+    rows = []
+    for style, result in (run.report or {}).get("styles", {}).items():
+        ab = result.get("listening") or {}
+        rows.append({
+            "style": style,
+            "passed": result["passed"],
+            "checks": result["checks"],
+            "prosody": result["prosody"],
+            "clips": [
+                {"phrase": phrase, "url": artifact_url(run, path)}
+                for phrase, path in zip(result["phrases"], result["audio"], strict=True)
+            ],
+            "ab": {"text": ab["text"], "target": artifact_url(run, ab["target"]),
+                   "evolved": artifact_url(run, ab["evolved"])} if ab else None,
+        })  # fmt: skip
+    return rows
+
+
+def tts_status() -> dict:
+    """What the TTS service serves now, or why it cannot say."""
+    try:
+        return {"voices": TTSClient(settings.VOICELAB_TTS_URL).voices(), "error": ""}
+    except TTSUnavailable as exc:
+        return {"voices": None, "error": str(exc)}

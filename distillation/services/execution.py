@@ -1,0 +1,286 @@
+"""Running a launched run: Stage 1, one walk per style, then Stage 3. Called by the Celery tasks.
+
+Every entry point is idempotent, so a redelivered or repeated task does no harm:
+finished work is skipped, a walk is claimed by one worker at a time (a lease its worker
+renews while it runs), and a walk that is started again resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+import torch
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from distillation.engine.assets import MissingModelError, require
+from distillation.engine.deploy import DeployError
+from distillation.engine.evolution import StepEvent
+from distillation.engine.g2p import G2PError
+from distillation.engine.pipeline import Evolution, PipelineError, reference_stage, teacher_stage, validate_stage
+from distillation.engine.preview import ProsodyPreview
+from distillation.engine.reference import NotEnoughMaterial
+from distillation.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
+from distillation.engine.teacher import TeacherError
+from distillation.engine.voices import VoiceError
+from distillation.models import FINISHED, DistillationRun, Status, StyleRun
+from distillation.services.live import StepRecorder, announce, broadcast
+from distillation.services.material import labeled_clips, style_sentences
+from distillation.services.teacher import configured_teacher
+
+log = logging.getLogger(__name__)
+
+# What a stage raises when it cannot run: shown to the operator as the run's error.
+CLEAR_ERRORS = (
+    PipelineError, NotEnoughMaterial, MissingModelError, DeployError, VoiceError, SynthesisError, G2PError,
+    TeacherError, OSError,
+)  # fmt: skip
+LEASE = timedelta(seconds=60)
+RENEW_SECONDS = 15.0
+PREVIEW_SECONDS = 10.0  # a rendering and two pitch tracks: not on every improvement
+
+
+def _fail(run: DistillationRun, message: str) -> None:
+    run.status, run.error, run.finished_at = Status.FAILED, message, timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    run.style_runs.exclude(status__in=FINISHED).update(status=Status.FAILED, error=message)
+    announce(run)
+
+
+# ---- Stage 1 ------------------------------------------------------------------------------------
+
+
+def prepare(*, run_id: int, enqueue_walk: Callable[[int], None]) -> None:
+    """Stage 1 for every style of the run, then one walk task per style."""
+    run = DistillationRun.objects.filter(pk=run_id).first()
+    if run is None or run.is_finished or run.stage != DistillationRun.Stage.REFERENCE:
+        return  # already done (a repeated task), or gone
+    if run.cancel_requested:
+        return _cancel_queued(run)
+    run.status, run.started_at = Status.RUNNING, run.started_at or timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    announce(run)
+    config = run.pipeline_config()
+    try:
+        if run.source == DistillationRun.Source.F5:
+            teacher = configured_teacher(reference_audio=run.reference_audio.path, reference_text=run.reference_text)
+            teacher_stage(config, teacher, style_sentences(styles=config.styles))
+        else:
+            reference_stage(config, labeled_clips(styles=config.styles))
+    except CLEAR_ERRORS as exc:
+        return _fail(run, f"Stage 1: {exc}")
+    run.stage = DistillationRun.Stage.EVOLVE
+    run.save(update_fields=["stage"])
+    announce(run)
+    for style_run in run.style_runs.all():
+        enqueue_walk(style_run.pk)
+
+
+# ---- Stage 2 ------------------------------------------------------------------------------------
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"
+    DONE = "done"  # finished, cancelled or gone: nothing to do
+    BUSY = "busy"  # another worker holds a live lease
+
+
+def claim(*, style_run_id: int, worker: str) -> Claim:
+    """Take the walk for ``worker``: queued, interrupted, or running under an expired lease."""
+    now = timezone.now()
+    claimable = Q(status__in=[Status.QUEUED, Status.INTERRUPTED]) | Q(status=Status.RUNNING, lease_until__lt=now)
+    taken = StyleRun.objects.filter(claimable, pk=style_run_id, run__cancel_requested=False).update(
+        status=Status.RUNNING, worker=worker, lease_until=now + LEASE, attempts=F("attempts") + 1,
+        started_at=Coalesce("started_at", now), error="",
+    )  # fmt: skip
+    if taken:
+        return Claim.CLAIMED
+    style_run = StyleRun.objects.select_related("run").filter(pk=style_run_id).first()
+    if style_run is None or style_run.status in FINISHED:
+        return Claim.DONE
+    if style_run.run.cancel_requested:
+        _finish_walk(style_run, Status.CANCELLED)
+        return Claim.DONE
+    return Claim.BUSY
+
+
+@contextmanager
+def _lease(style_run: StyleRun) -> Iterator[None]:
+    """Renew the walk's lease from a thread while the walk runs (the walk itself may be
+    busy for minutes without a step, e.g. in its start-point search)."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(RENEW_SECONDS):
+                try:
+                    StyleRun.objects.filter(pk=style_run.pk, worker=style_run.worker).update(
+                        lease_until=timezone.now() + LEASE
+                    )
+                except DatabaseError as exc:  # a busy database: the next renewal comes before the lease ends
+                    log.warning("Could not renew the lease of walk %s: %s", style_run.pk, exc)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=renew, name=f"lease-{style_run.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Watcher:
+    """The walk's callbacks: record and send each step, refresh the preview, watch for a cancel."""
+
+    def __init__(self, style_run: StyleRun, preview: ProsodyPreview) -> None:
+        self.style_run, self.preview = style_run, preview
+        self.recorder = StepRecorder(style_run)
+        self.last_preview, self.unshown = 0.0, None
+        self.stopped = False
+
+    def on_step(self, event: StepEvent) -> None:
+        self.recorder(event)
+
+    def cancelled(self) -> bool:
+        """Asked after every batch of candidates: the walk stops there, keeping its best voice."""
+        self.recorder.flush()
+        self.stopped = DistillationRun.objects.filter(pk=self.style_run.run_id, cancel_requested=True).exists()
+        return self.stopped
+
+    def on_best(self, voice: torch.Tensor) -> None:
+        self.unshown = voice
+        if time.monotonic() - self.last_preview >= PREVIEW_SECONDS:
+            self.show()
+
+    def show(self) -> None:
+        if self.unshown is None or not self.preview.available:
+            return
+        data = {**self.preview(self.unshown), "step": self.style_run.step, "version": time.time_ns()}
+        self.unshown, self.last_preview = None, time.monotonic()
+        self.style_run.preview = data
+        StyleRun.objects.filter(pk=self.style_run.pk).update(preview=data)
+        broadcast(self.style_run.run_id, {"type": "run.preview", "style": self.style_run.style, "preview": data})
+
+
+def evolve(*, style_run_id: int, worker: str) -> Claim:
+    """Stage 2 for one style: walk (resuming from its checkpoint if there is one), then save."""
+    outcome = claim(style_run_id=style_run_id, worker=worker)
+    if outcome is not Claim.CLAIMED:
+        return outcome
+    style_run = StyleRun.objects.select_related("run").get(pk=style_run_id)
+    run = style_run.run
+    _set_run_status(run)
+    config = run.pipeline_config()
+    try:
+        assets = require(settings.VOICELAB_MODELS_DIR)
+        with _lease(style_run), SynthesisPool(assets, SynthesisConfig.for_device(throughput=True)) as pool:
+            evolution = Evolution(config, assets, pool)
+            watcher = _Watcher(style_run, ProsodyPreview(run.paths, style_run.style, pool.synthesize_many))
+            state = evolution.run(style_run.style, resume=evolution.checkpoint(style_run.style).is_file(),
+                                  on_step=watcher.on_step, on_best=watcher.on_best, should_stop=watcher.cancelled)  # fmt: skip
+            watcher.show()
+    except CLEAR_ERRORS as exc:
+        style_run.error = str(exc)
+        _finish_walk(style_run, Status.FAILED)
+        return Claim.DONE
+    style_run.start_score, style_run.origin = state.start_score, state.origin
+    style_run.best_score, style_run.step = state.best_score.score, state.step
+    _finish_walk(style_run, Status.CANCELLED if watcher.stopped else Status.SUCCEEDED)
+    return Claim.DONE
+
+
+def _finish_walk(style_run: StyleRun, status: Status) -> None:
+    style_run.status, style_run.finished_at, style_run.lease_until = status, timezone.now(), None
+    style_run.save(update_fields=["status", "finished_at", "lease_until", "step", "best_score", "start_score",
+                                  "origin", "elapsed", "error"])  # fmt: skip
+    _set_run_status(style_run.run)
+
+
+def _set_run_status(run: DistillationRun) -> None:
+    """The run's status from its walks'; once every walk has ended, what comes next."""
+    with transaction.atomic():
+        run = DistillationRun.objects.select_for_update().get(pk=run.pk)
+        if run.is_finished:
+            return
+        walks = list(run.style_runs.values_list("status", "style", "error"))
+        statuses = {status for status, _, _ in walks}
+        if not statuses <= set(FINISHED):
+            run.status = Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.RUNNING
+        elif Status.FAILED in statuses:
+            run.status, run.finished_at = Status.FAILED, timezone.now()
+            run.error = "; ".join(f"{style}: {error}" for status, style, error in walks if status == Status.FAILED)
+        elif run.cancel_requested or Status.CANCELLED in statuses:
+            run.status, run.finished_at = Status.CANCELLED, timezone.now()
+        else:
+            run.stage = DistillationRun.Stage.VALIDATE
+            transaction.on_commit(lambda: _enqueue_validation(run.pk))
+        run.save()
+    announce(run)
+
+
+def _enqueue_validation(run_id: int) -> None:
+    from distillation.tasks import validate_run  # the tasks module imports this one
+
+    validate_run.delay(run_id)
+
+
+def _cancel_queued(run: DistillationRun) -> None:
+    run.style_runs.exclude(status__in=FINISHED).update(status=Status.CANCELLED, finished_at=timezone.now())
+    run.status, run.finished_at = Status.CANCELLED, timezone.now()
+    run.save(update_fields=["status", "finished_at"])
+    announce(run)
+
+
+# ---- Stage 3 ------------------------------------------------------------------------------------
+
+
+def validate(*, run_id: int) -> None:
+    """Stage 3 over the run's evolved voices; the report is stored on the run."""
+    run = DistillationRun.objects.filter(pk=run_id).first()
+    if run is None or run.is_finished or run.stage != DistillationRun.Stage.VALIDATE:
+        return
+    try:
+        assets = require(settings.VOICELAB_MODELS_DIR)
+        synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
+        report = validate_stage(run.pipeline_config(), synthesizer)
+    except CLEAR_ERRORS as exc:
+        return _fail(run, f"Stage 3: {exc}")
+    run.report, run.stage, run.status, run.finished_at = report, DistillationRun.Stage.DONE, Status.SUCCEEDED, timezone.now()
+    run.save(update_fields=["report", "stage", "status", "finished_at"])
+    announce(run)
+
+
+# ---- recovery -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recovered:
+    style_run_ids: list[int]
+
+
+def interrupt_orphans(*, worker: str | None = None) -> Recovered:
+    """Mark walks whose worker is gone as interrupted: those of ``worker`` (which has just
+    started, so it runs none of them) and any whose lease has expired."""
+    now = timezone.now()
+    gone = Q(status=Status.RUNNING) & (Q(lease_until__lt=now) | Q(lease_until__isnull=True))
+    if worker:
+        gone |= Q(status=Status.RUNNING, worker=worker)
+    orphans = list(StyleRun.objects.filter(gone).select_related("run"))
+    for style_run in orphans:
+        StyleRun.objects.filter(pk=style_run.pk).update(status=Status.INTERRUPTED, lease_until=None)
+        log.warning("Walk %s of run %s was interrupted (worker %s gone).", style_run.style, style_run.run_id, style_run.worker)
+    for run in {style_run.run for style_run in orphans}:
+        _set_run_status(run)
+    return Recovered([style_run.pk for style_run in orphans])

@@ -1,0 +1,145 @@
+"""What operators do with runs: launch, cancel, resume, deploy."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from distillation.engine.audio import AudioError, read_audio
+from distillation.engine.config import get_style
+from distillation.engine.deploy import DeployReport
+from distillation.engine.pipeline import deploy_stage
+from distillation.engine.prosody import speech_frames
+from distillation.engine.tts_client import TTSClient
+from distillation.models import FINISHED, DistillationRun, Status, StyleRun
+from distillation.services.live import announce
+from distillation.services.material import material
+from distillation.services.teacher import teacher_problem
+from labeling.services.takes import TakeRejected, check_audio_upload
+
+MAX_STEPS = 100_000
+TEACHER_VOICE_SECONDS = (2.0, 30.0)  # F5-TTS clones from a short clip; long ones are cut by it anyway
+
+
+class LaunchRefused(ValueError):
+    """A launch that cannot start; the message tells the operator why."""
+
+
+def _check_teacher_voice(upload: UploadedFile | None, text: str) -> None:
+    if upload is None:
+        raise LaunchRefused("The F5 teacher needs the voice to clone: upload a reference WAV.")
+    if not text.strip():
+        raise LaunchRefused("Give the transcript of the reference audio: F5-TTS needs it to clone the voice.")
+    try:
+        check_audio_upload(upload)
+        audio = read_audio(upload)
+    except (TakeRejected, AudioError) as exc:
+        raise LaunchRefused(f"Reference audio: {exc}") from None
+    finally:
+        upload.seek(0)
+    shortest, longest = TEACHER_VOICE_SECONDS
+    if not shortest <= audio.duration <= longest:
+        raise LaunchRefused(f"Reference audio: {audio.duration:.1f} s long; give {shortest:.0f}-{longest:.0f} s.")
+    if speech_frames(audio.samples, audio.sample_rate).speech_span() is None:
+        raise LaunchRefused("Reference audio: it is silent.")
+
+
+def launch_problems(*, styles: Sequence[str], source: str) -> list[str]:
+    """Why a run of these styles from this source cannot start now (empty: it can)."""
+    if source == DistillationRun.Source.F5:
+        problem = teacher_problem()
+        return [problem] if problem else []
+    return [m.problem() for m in material(styles=tuple(styles)).values() if not m.enough]
+
+
+def launch_run(
+    *,
+    user: AbstractBaseUser,
+    styles: Sequence[str],
+    steps: int,
+    seed: int | None = None,
+    source: str = DistillationRun.Source.RECORDINGS,
+    reference_audio: UploadedFile | None = None,
+    reference_text: str = "",
+) -> DistillationRun:
+    """Create the run and queue its Stage 1; refused with every reason when it cannot start."""
+    from distillation.tasks import prepare_run
+
+    if not styles:
+        raise LaunchRefused("Choose at least one style.")
+    for style in styles:
+        get_style(style)
+    if not 1 <= steps <= MAX_STEPS:
+        raise LaunchRefused(f"Steps must be between 1 and {MAX_STEPS:,}.")
+    if source not in DistillationRun.Source.values:
+        raise LaunchRefused(f"Unknown teacher source {source!r}.")
+    if source == DistillationRun.Source.F5:
+        _check_teacher_voice(reference_audio, reference_text)
+    problems = launch_problems(styles=styles, source=source)
+    if problems:
+        raise LaunchRefused(" ".join(problems))
+    with transaction.atomic():
+        run = DistillationRun.objects.create(
+            launched_by=user, styles=list(dict.fromkeys(styles)), steps=steps, source=source,
+            seed=seed if seed is not None else random.randrange(2**31), reference_text=reference_text.strip(),
+        )  # fmt: skip
+        if source == DistillationRun.Source.F5:
+            run.reference_audio.save(f"run{run.pk}_{reference_audio.name}", reference_audio, save=True)
+        StyleRun.objects.bulk_create(
+            [StyleRun(run=run, style=style, position=i) for i, style in enumerate(run.styles)]
+        )
+        transaction.on_commit(lambda: prepare_run.delay(run.pk))
+    return run
+
+
+def cancel_run(*, run: DistillationRun) -> DistillationRun:
+    """Ask the run to stop: a walk stops at its next step and keeps its best voice so far."""
+    if run.is_finished:
+        raise LaunchRefused(f"Run {run.pk} has already {run.status}.")
+    DistillationRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    run.refresh_from_db()
+    # Walks no worker is running (queued, interrupted) end here; running ones end at their next step.
+    idle = run.style_runs.filter(status__in=[Status.QUEUED, Status.INTERRUPTED])
+    idle.update(status=Status.CANCELLED, finished_at=timezone.now())
+    if not run.style_runs.exclude(status__in=FINISHED).exists():
+        run.status, run.finished_at = Status.CANCELLED, timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    announce(run)
+    return run
+
+
+def resume_run(*, run: DistillationRun) -> list[StyleRun]:
+    """Queue the interrupted walks again; each resumes from its last checkpoint."""
+    from distillation.tasks import evolve_style
+
+    interrupted = list(run.style_runs.filter(status=Status.INTERRUPTED))
+    if not interrupted:
+        raise LaunchRefused(f"Run {run.pk} has no interrupted walk to resume.")
+    for style_run in interrupted:
+        evolve_style.delay(style_run.pk)
+    return interrupted
+
+
+def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:
+    """Stage 4: the run's validated voices to the TTS service (failing styles only with ``force``)."""
+    if run.report is None:
+        raise LaunchRefused(f"Run {run.pk} has no validation report yet: nothing to deploy.")
+    report = deploy_stage(
+        run.pipeline_config(), target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR, env_file=settings.VOICELAB_ENV_FILE,
+        force=force, tts_url=settings.VOICELAB_TTS_URL,
+    )  # fmt: skip
+    run.deployed_at = timezone.now()
+    run.save(update_fields=["deployed_at"])
+    return report
+
+
+def switch_style_of_tts(*, style: str) -> dict:
+    """Make ``style`` the TTS service's default voice; returns what it serves now."""
+    get_style(style)
+    return TTSClient(settings.VOICELAB_TTS_URL).set_voice(style)

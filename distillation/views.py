@@ -1,0 +1,220 @@
+"""The operators' pages. Thin: parse input, call a service or selector, render."""
+
+from __future__ import annotations
+
+import random
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from distillation import selectors
+from distillation.engine.config import STYLES, UnknownStyleError
+from distillation.engine.deploy import DeployError
+from distillation.engine.tts_client import TTSUnavailable
+from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm
+from distillation.models import DistillationRun
+from distillation.services.material import material
+from distillation.services.runs import (
+    LaunchRefused,
+    cancel_run,
+    deploy_run,
+    launch_problems,
+    launch_run,
+    resume_run,
+    switch_style_of_tts,
+)
+from distillation.services.teacher import teacher_problem
+from voicelab.responses import error_response, form_error
+
+ARTIFACT_SUFFIXES = (".wav", ".pt", ".json", ".txt")
+
+can_view = permission_required("distillation.view_distillationrun", raise_exception=True)
+can_launch = permission_required("distillation.launch_run", raise_exception=True)
+can_deploy = permission_required("distillation.deploy_voice", raise_exception=True)
+
+
+def _run_or_404(pk: int) -> DistillationRun:
+    run = selectors.run_with_walks(pk)
+    if run is None:
+        raise Http404(f"There is no run {pk}.")
+    return run
+
+
+@require_GET
+@can_view
+def run_list(request: HttpRequest) -> HttpResponse:
+    context = {"runs": selectors.recent_runs()}
+    template = "distillation/_run_table.html" if request.htmx else "distillation/run_list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@can_launch
+def launch(request: HttpRequest) -> HttpResponse:
+    form = LaunchForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            return _launch_page(request, form, error=form_error(form), status=400)
+        data = form.cleaned_data
+        try:
+            run = launch_run(
+                user=request.user, styles=data["styles"], steps=data["steps"], seed=data["seed"],
+                source=data["source"], reference_audio=data["reference_audio"], reference_text=data["reference_text"],
+            )  # fmt: skip
+        except (LaunchRefused, UnknownStyleError) as exc:
+            return _launch_page(request, form, error=str(exc), status=400)
+        messages.success(request, f"Run {run.pk} queued.")
+        return redirect("distillation:run", pk=run.pk)
+    return _launch_page(request, form)
+
+
+def _launch_page(request: HttpRequest, form: LaunchForm, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "error": error,
+        "material": material(styles=tuple(STYLES)).values(),
+        "teacher_problem": teacher_problem(),
+    }
+    return render(request, "distillation/launch.html", context, status=status)
+
+
+@require_GET
+@can_launch
+def launch_check(request: HttpRequest) -> HttpResponse:
+    """What would stop a launch of the ticked styles (the form asks as it changes)."""
+    styles = [style for style in request.GET.getlist("styles") if style in STYLES]
+    source = request.GET.get("source", DistillationRun.Source.RECORDINGS)
+    problems = launch_problems(styles=styles, source=source) if styles else ["Choose at least one style."]
+    return render(request, "distillation/_launch_check.html", {"problems": problems})
+
+
+@require_GET
+@can_view
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_or_404(pk)
+    return render(request, "distillation/run_detail.html", {"run": run, "files": selectors.files_url(run)})
+
+
+@require_POST
+@can_launch
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        cancel_run(run=_run_or_404(pk))
+    except LaunchRefused as exc:
+        return error_response(request, str(exc), status=409)
+    messages.info(request, f"Run {pk}: cancel requested; each walk keeps its best voice so far.")
+    return redirect("distillation:run", pk=pk)
+
+
+@require_POST
+@can_launch
+def resume(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        walks = resume_run(run=_run_or_404(pk))
+    except LaunchRefused as exc:
+        return error_response(request, str(exc), status=409)
+    messages.info(request, f"Run {pk}: {', '.join(w.style for w in walks)} queued again, from the last checkpoint.")
+    return redirect("distillation:run", pk=pk)
+
+
+@require_GET
+@can_view
+def report(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_or_404(pk)
+    if run.report is None:
+        return error_response(request, f"Run {pk} has no validation report yet ({run.get_stage_display()}).", 404)
+    context = {"run": run, "rows": selectors.report_rows(run), "differentiation": run.report["differentiation"],
+               "deploy_form": DeployForm(), "tts": selectors.tts_status()}  # fmt: skip
+    return render(request, "distillation/report.html", context)
+
+
+def _blind_key(run: DistillationRun, style: str) -> str:
+    return f"distillation.blind.{run.pk}.{style}"
+
+
+def _ab_row(run: DistillationRun, style: str) -> dict:
+    row = next((row for row in selectors.report_rows(run) if row["style"] == style and row["ab"]), None)
+    if row is None:
+        raise Http404(f"Run {run.pk} has no A/B pair for {style}.")
+    return row
+
+
+@require_http_methods(["GET", "POST"])
+@can_view
+def blind(request: HttpRequest, pk: int, style: str) -> HttpResponse:
+    """Blind A/B: which of two clips is the target? The slots are shuffled on every trial."""
+    run = _run_or_404(pk)
+    row = _ab_row(run, style)
+    key = _blind_key(run, style)
+    trial = request.session.get(key) or {"target_is": random.choice("ab"), "right": 0, "total": 0}
+    outcome = None
+    if request.method == "POST":
+        form = BlindGuessForm(request.POST)
+        if not form.is_valid():
+            return error_response(request, form_error(form))
+        outcome = {"right": form.cleaned_data["target_is"] == trial["target_is"], "target_is": trial["target_is"]}
+        trial = {"target_is": random.choice("ab"), "right": trial["right"] + outcome["right"], "total": trial["total"] + 1}
+    request.session[key] = trial
+    context = {"run": run, "row": row, "outcome": outcome, "trial": trial}
+    return render(request, "distillation/blind.html", context)
+
+
+@require_GET
+@can_view
+def blind_clip(request: HttpRequest, pk: int, style: str, slot: str) -> HttpResponse:
+    """Slot A or B of the current blind trial; its URL does not say which clip it is."""
+    run = _run_or_404(pk)
+    trial = request.session.get(_blind_key(run, style))
+    if trial is None or slot not in ("a", "b"):
+        raise Http404("Start the blind test from its page.")
+    which = "target" if slot == trial["target_is"] else "evolved"
+    path = run.report["styles"][style]["listening"][which]
+    return FileResponse(open(path, "rb"), content_type="audio/wav")
+
+
+@require_GET
+@can_view
+def artifact(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """One of the run's files (audio, voices, report), never anything outside its folder."""
+    run = _run_or_404(pk)
+    path = (run.workdir / name).resolve()
+    served = path.is_relative_to(run.workdir.resolve()) and path.suffix in ARTIFACT_SUFFIXES
+    if not served or not path.is_file():
+        raise Http404(f"Run {pk} has no file {name}.")
+    return FileResponse(open(path, "rb"), as_attachment=path.suffix == ".pt", filename=path.name)
+
+
+@require_POST
+@can_deploy
+def deploy(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_or_404(pk)
+    form = DeployForm(request.POST)
+    if not form.is_valid():
+        return error_response(request, form_error(form))
+    try:
+        result = deploy_run(run=run, force=form.cleaned_data["force"])
+    except (LaunchRefused, DeployError, OSError) as exc:
+        return error_response(request, str(exc), status=409)
+    return render(request, "distillation/_deployed.html", {"result": result, "tts": selectors.tts_status()})
+
+
+@require_GET
+@can_view
+def tts_panel(request: HttpRequest) -> HttpResponse:
+    return render(request, "distillation/_tts_panel.html", {"tts": selectors.tts_status()})
+
+
+@require_POST
+@can_deploy
+def switch_style(request: HttpRequest) -> HttpResponse:
+    form = StyleForm(request.POST)
+    if not form.is_valid():
+        return error_response(request, form_error(form))
+    try:
+        switch_style_of_tts(style=form.cleaned_data["style"])
+    except TTSUnavailable as exc:
+        return error_response(request, str(exc), status=502)
+    return render(request, "distillation/_tts_panel.html", {"tts": selectors.tts_status()})

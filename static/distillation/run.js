@@ -1,0 +1,156 @@
+// A run's live page: one websocket, a score chart and a prosody chart per style.
+// The server sends the stored (sampled) history first, then batches of new steps; a
+// reconnect starts again from the history, so the chart never has gaps or duplicates.
+(function () {
+  "use strict";
+
+  const root = document.getElementById("run");
+  if (!root || !window.Plotly) return;
+  const runId = root.dataset.run;
+  const filesUrl = root.dataset.files;
+  const FINISHED = ["cancelled", "failed", "succeeded"];
+  const lastStep = {}; // style -> last step drawn
+  let socket = null;
+  let finished = false;
+
+  // WebGL keeps thousands of points smooth; without it (some VMs, remote desktops) SVG still works.
+  const canvas = document.createElement("canvas");
+  const SCATTER = canvas.getContext("webgl2") || canvas.getContext("webgl") ? "scattergl" : "scatter";
+  // Traces of the score chart, in this order; the components share a 0-1 axis on the right.
+  const TRACES = [
+    { key: "score", name: "score", mode: "markers", marker: { size: 4, color: "#9aa3b2" } },
+    { key: "best_score", name: "best so far", mode: "lines", line: { color: "#2f5bea", width: 2 } },
+    { key: "target", name: "target similarity", mode: "lines", yaxis: "y2", line: { color: "#1f9d55", width: 1 } },
+    { key: "self_similarity", name: "self-similarity", mode: "lines", yaxis: "y2", line: { color: "#d98e04", width: 1 } },
+    { key: "features", name: "feature similarity", mode: "lines", yaxis: "y2", line: { color: "#8b5cf6", width: 1 } },
+  ].map((trace) => Object.assign({ type: SCATTER }, trace));
+  const LAYOUT = {
+    margin: { t: 10, r: 50, b: 40, l: 50 }, height: 300, legend: { orientation: "h", y: -0.2 },
+    xaxis: { title: { text: "step" } }, yaxis: { title: { text: "score" } },
+    yaxis2: { overlaying: "y", side: "right", range: [0, 1], title: { text: "similarity" } },
+    uirevision: "keep", // zoom survives updates
+  };
+  const CONFIG = { displaylogo: false, responsive: true };
+
+  function walk(style) { return document.getElementById("walk-" + style); }
+  function field(style, name) { const w = walk(style); return w && w.querySelector(`[data-field="${name}"]`); }
+
+  function columns(events) {
+    const x = events.map((e) => e.step);
+    return { x: TRACES.map(() => x), y: TRACES.map((t) => events.map((e) => e[t.key])) };
+  }
+
+  function drawHistory(style, events) {
+    const div = document.getElementById("chart-" + style);
+    if (!div) return;
+    const data = columns(events);
+    const traces = TRACES.map((t, i) => Object.assign({}, t, { x: data.x[i], y: data.y[i] }));
+    Plotly.react(div, traces, LAYOUT, CONFIG);
+    lastStep[style] = events.length ? events[events.length - 1].step : 0;
+  }
+
+  function addSteps(style, events) {
+    const fresh = events.filter((e) => e.step > (lastStep[style] || 0));
+    const div = document.getElementById("chart-" + style);
+    if (!fresh.length || !div || !div.data) return;
+    Plotly.extendTraces(div, columns(fresh), TRACES.map((_, i) => i));
+    lastStep[style] = fresh[fresh.length - 1].step;
+    div.dataset.points = String(div.data[0].x.length);
+  }
+
+  function formatEta(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    return h ? `${h} h ${String(m).padStart(2, "0")} min` : m ? `${m} min ${String(s).padStart(2, "0")} s` : `${s} s`;
+  }
+
+  function showProgress(state) {
+    const set = (name, value) => { const el = field(state.style, name); if (el) el.textContent = value; };
+    set("status", state.status);
+    set("step", state.step);
+    set("best", state.best_score === null ? "—" : state.best_score.toFixed(2));
+    set("eta", formatEta(state.eta_seconds));
+    const bar = field(state.style, "progress");
+    if (bar) bar.value = state.step;
+    const error = field(state.style, "error");
+    if (error) { error.textContent = state.error || ""; error.hidden = !state.error; }
+  }
+
+  function showRun(run) {
+    const status = document.getElementById("run-status");
+    status.textContent = run.status;
+    status.className = "run-status status-" + run.status;
+    document.getElementById("run-stage").textContent = run.stage;
+    const error = document.getElementById("run-error");
+    error.textContent = run.error || "";
+    error.hidden = !run.error;
+    finished = FINISHED.includes(run.status);
+    const toggle = (id, visible) => { const el = document.getElementById(id); if (el) el.hidden = !visible; };
+    toggle("cancel-form", !finished);
+    toggle("resume-form", run.status === "interrupted");
+    toggle("report-link", run.has_report);
+    run.styles.forEach(showProgress);
+  }
+
+  function showPreview(style, preview) {
+    const div = document.getElementById("prosody-" + style);
+    if (!div || !preview || !preview.target) return;
+    const line = (c, key, name, color, axis) => ({
+      x: c.times, y: c[key], name, type: "scatter", mode: "lines", yaxis: axis, connectgaps: false,
+      line: { color, width: key === "pitch_hz" ? 2 : 1, dash: key === "pitch_hz" ? "solid" : "dot" },
+    });
+    const traces = [
+      line(preview.target, "pitch_hz", "target F0", "#1d2330", "y"),
+      line(preview.best, "pitch_hz", "best F0", "#2f5bea", "y"),
+      line(preview.target, "level_db", "target level", "#1d2330", "y2"),
+      line(preview.best, "level_db", "best level", "#2f5bea", "y2"),
+    ];
+    Plotly.react(div, traces, {
+      margin: { t: 10, r: 50, b: 40, l: 50 }, height: 260, legend: { orientation: "h", y: -0.25 },
+      xaxis: { title: { text: "seconds" } }, yaxis: { title: { text: "F0 (Hz)" } },
+      yaxis2: { overlaying: "y", side: "right", title: { text: "level (dBFS)" } },
+    }, CONFIG);
+    div.dataset.step = String(preview.step);
+    const text = field(style, "preview-text");
+    if (text) text.textContent = `“${preview.text}” — best voice at step ${preview.step}`;
+    const target = field(style, "target-audio"), best = field(style, "best-audio");
+    if (target && !target.getAttribute("src")) target.src = `${filesUrl}preview/${style}/target.wav`;
+    if (best) best.src = `${filesUrl}preview/${style}/best.wav?v=${preview.version}`;
+  }
+
+  function setLive(on) {
+    const badge = document.getElementById("live");
+    badge.textContent = on ? "● live" : "○ offline";
+    badge.classList.toggle("on", on);
+  }
+
+  function onMessage(message) {
+    if (message.type === "history") {
+      Object.entries(message.history).forEach(([style, events]) => drawHistory(style, events));
+      Object.entries(message.previews || {}).forEach(([style, preview]) => showPreview(style, preview));
+      showRun(message.run);
+    } else if (message.type === "steps") {
+      addSteps(message.style, message.events);
+      showProgress(message.progress);
+    } else if (message.type === "status") {
+      showRun(message.run);
+    } else if (message.type === "preview") {
+      showPreview(message.style, message.preview);
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + root.dataset.ws);
+    socket.onopen = () => setLive(true);
+    socket.onmessage = (event) => onMessage(JSON.parse(event.data));
+    socket.onclose = (event) => {
+      setLive(false);
+      // 4401/4403/4404: refused for good; otherwise the lab restarted or the network blinked.
+      if (event.code < 4400 && !finished) setTimeout(connect, 2000);
+    };
+  }
+
+  connect();
+  window.voicelabRun = { id: runId, lastStep, reconnect: () => socket && socket.close() };
+})();
