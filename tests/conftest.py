@@ -107,6 +107,26 @@ def media_root(settings, tmp_path: Path) -> Iterator[Path]:
     yield settings.MEDIA_ROOT
 
 
+@pytest.fixture
+def validated_takes(corpus: None, annotator, media_root: Path, espeak_wav: Callable[..., Path]) -> Callable[..., None]:
+    """``validated_takes(style, count=10)``: call-center sentences labeled ``style``, each with a
+    validated take of one espeak speaker in that style (10 takes: about 28 s of material)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labeling.models import Sentence
+    from labeling.services.labels import set_style_label
+    from labeling.services.takes import add_take, validate_take
+
+    def make(style: str, count: int = 10, *, offset: int = 0) -> None:
+        for sentence in Sentence.objects.filter(category__list_id="lista_call_center")[offset : offset + count]:
+            set_style_label(sentence=sentence, style=style, user=annotator)
+            sentence.refresh_from_db()
+            upload = SimpleUploadedFile("take.wav", espeak_wav(sentence.text, voice="es+m3").read_bytes())
+            validate_take(recording=add_take(sentence=sentence, upload=upload, user=annotator))
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def greeting_text() -> str:
     return GREETING

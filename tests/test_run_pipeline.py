@@ -9,22 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from labeling.models import Sentence
-from labeling.services.labels import set_style_label
-from labeling.services.takes import add_take, validate_take
 
 
 @pytest.fixture
-def neutral_takes(corpus: None, annotator, media_root: Path, espeak_wav: Callable) -> None:
+def neutral_takes(validated_takes: Callable[..., None]) -> None:
     """Ten validated neutral takes of an espeak speaker: about 28 s of material."""
-    for sentence in Sentence.objects.filter(category__list_id="lista_call_center")[:10]:
-        set_style_label(sentence=sentence, style="neutral", user=annotator)
-        sentence.refresh_from_db()
-        upload = SimpleUploadedFile("take.wav", espeak_wav(sentence.text, voice="es+m3").read_bytes())
-        validate_take(recording=add_take(sentence=sentence, upload=upload, user=annotator))
+    validated_takes("neutral")
 
 
 @pytest.fixture

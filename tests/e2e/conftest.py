@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,16 +81,46 @@ def _shared_media(settings: Settings, e2e_media: Path) -> Iterator[None]:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
+@pytest.fixture
+def media_root(e2e_media: Path) -> Path:
+    """Takes made by fixtures go where the worker and the server read them."""
+    return e2e_media
+
+
 @pytest.fixture(scope="session")
-def lab_env(django_db_setup: None, e2e_media: Path) -> dict[str, str]:
+def e2e_distillation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Where the session's runs, deployed voices and .env live, and the TTS service's URL
+    (started only by the tests that need it, see ``tts_service``): the same settings for
+    this process and the lab's."""
+    from voicelab.embedded_redis import HOST, free_port
+
+    root = tmp_path_factory.mktemp("e2e-distillation")
+    return {
+        "VOICELAB_RUNS_DIR": str(root / "runs"),
+        "VOICELAB_DEPLOYED_VOICES_DIR": str(root / "deployed"),
+        "VOICELAB_ENV_FILE": str(root / ".env"),
+        "VOICELAB_TTS_URL": f"http://{HOST}:{free_port()}",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _distillation_settings(settings: Settings, e2e_distillation: dict[str, str]) -> None:
+    for name, value in e2e_distillation.items():
+        setattr(settings, name, value if name.endswith("_URL") else Path(value))
+
+
+@pytest.fixture(scope="session")
+def lab_env(django_db_setup: None, e2e_media: Path, e2e_distillation: dict[str, str]) -> dict[str, str]:
     """The environment of the lab's subprocesses: the test database, Redis and media of this session."""
     from django.db import connection
 
     env = {
         **os.environ,
+        **e2e_distillation,
         "DJANGO_SETTINGS_MODULE": "voicelab.settings",
         "DATABASE_URL": _test_database_url(connection.settings_dict),
         "VOICELAB_MEDIA_ROOT": str(e2e_media),
+        "VOICELAB_DISTILLATION_ALPHAS": "0",  # a start-point search the suite can afford
         "PYTHONUNBUFFERED": "1",
     }
     env.pop(ASYNC_UNSAFE, None)
@@ -127,6 +158,68 @@ def celery_worker(lab_env: dict[str, str], process_logs: Path) -> Iterator[LabPr
         yield worker
     finally:
         worker.stop()
+
+
+class Distiller:
+    """The distillation worker (solo pool, ``distillation`` queue), as ``runlab`` starts it;
+    a test may kill it (SIGKILL) and start it again under the same name."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env, self.log_dir = env, log_dir
+        self.hostname = f"distiller-{os.getpid()}@localhost"
+        self.process: LabProcess | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        from voicelab.celery import app
+
+        self.starts += 1
+        arguments = ["-m", "celery", "-A", "voicelab", "worker", "--pool", "solo", "--queues", "distillation",
+                     "--loglevel", "INFO", "--hostname", self.hostname, "--without-gossip", "--without-mingle",
+                     "--without-heartbeat"]  # fmt: skip
+        self.process = processes.start(f"distiller-{self.starts}", arguments, env=self.env, log_dir=self.log_dir)
+        _STARTED.append(self.process)
+        self.process.wait_ready(lambda: bool(app.control.ping(destination=[self.hostname], timeout=0.5)), timeout=60)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no acknowledgement, as when a machine loses power."""
+        assert self.process is not None
+        self.process.popen.send_signal(signal.SIGKILL)
+        self.process.popen.wait(timeout=10)
+
+    def ensure_running(self) -> None:
+        if self.process is None or self.process.popen.poll() is not None:
+            self.start()
+
+
+@pytest.fixture(scope="session")
+def distiller(lab_env: dict[str, str], process_logs: Path, kokoro_assets) -> Iterator[Distiller]:
+    worker = Distiller(lab_env, process_logs)
+    try:
+        yield worker
+    finally:
+        if worker.process is not None:
+            worker.process.stop()
+
+
+@pytest.fixture
+def running_distiller(distiller: Distiller) -> Distiller:
+    distiller.ensure_running()
+    return distiller
+
+
+@pytest.fixture(scope="session")
+def tts_service(lab_env: dict[str, str], e2e_distillation: dict[str, str], process_logs: Path, kokoro_assets) -> Iterator[str]:
+    """``manage.py runtts`` on the port the lab's settings name, reading the session's .env."""
+    port = e2e_distillation["VOICELAB_TTS_URL"].rsplit(":", 1)[1]
+    server = processes.start("runtts", ["manage.py", "runtts", "--port", port],
+                             env={**lab_env, "KOKORO_THREADS": "1"}, log_dir=process_logs)  # fmt: skip
+    _STARTED.append(server)
+    try:
+        server.wait_ready(lambda: processes.http_ok(f"{e2e_distillation['VOICELAB_TTS_URL']}/health"), timeout=90)
+        yield e2e_distillation["VOICELAB_TTS_URL"]
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

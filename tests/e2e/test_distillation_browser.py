@@ -1,0 +1,113 @@
+"""The operators' dashboard in headless Chromium: launch a short run, watch its chart grow,
+read the validation report, deploy to a live TTS service and switch its style."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import Distiller
+from .lab import ANNOTATOR_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+OPERATOR_PASSWORD = "e2e-operator-password-1"
+
+
+@pytest.fixture
+def lab_operator(operator: User) -> User:
+    operator.set_password(OPERATOR_PASSWORD)
+    operator.save(update_fields=["password"])
+    return operator
+
+
+@pytest.fixture
+def page(browser: Browser, asgi_server: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=asgi_server, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/labeling/")
+
+
+def chart_points(page: Page, style: str) -> int:
+    return page.evaluate(f"() => (document.getElementById('chart-{style}').data || [{{x: []}}])[0].x.length")
+
+
+def test_an_operator_launches_watches_validates_deploys_and_switches(
+    page: Page, lab_operator: User, validated_takes: Callable[..., None], running_distiller: Distiller,
+    tts_service: str,
+) -> None:  # fmt: skip
+    validated_takes("neutral")
+    log_in(page, lab_operator.username, OPERATOR_PASSWORD)
+    page.get_by_role("link", name="Distillation").click()
+    page.get_by_role("link", name="Launch a run").click()
+
+    # The material table says which styles can run; the form tells before submitting.
+    expect(page.locator('tr[data-style="neutral"]')).to_contain_text("ready")
+    expect(page.locator('tr[data-style="amable"]')).to_contain_text("20.0 s missing")
+    expect(page.locator("#launch-check")).to_contain_text("amable: 0.0 s of validated speech")  # all four ticked
+    for style in ("amable", "empatico", "profesional"):
+        page.locator(f'input[name="styles"][value="{style}"]').uncheck()
+    expect(page.locator("#launch-check")).to_have_text("Ready to launch.")
+    page.get_by_label("Steps").fill("12")
+    page.get_by_label("Seed").fill("21")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r".*/distillation/runs/\d+/$"))
+
+    # Live: the socket opens and the score chart grows as the worker sends steps.
+    expect(page.locator("#live")).to_have_text("● live")
+    page.wait_for_function("() => (document.getElementById('chart-neutral').data || [{x: []}])[0].x.length >= 2",
+                           timeout=180_000)  # fmt: skip
+    first = chart_points(page, "neutral")
+    page.wait_for_function(f"() => document.getElementById('chart-neutral').data[0].x.length > {first}", timeout=60_000)
+    expect(page.locator("#prosody-neutral .main-svg").first).to_be_visible(timeout=60_000)
+    # A reload catches up from the stored history: no gap, no duplicate.
+    page.reload()
+    page.wait_for_function("() => (document.getElementById('chart-neutral').data || [{x: []}])[0].x.length >= 2")
+    steps = page.evaluate("() => document.getElementById('chart-neutral').data[0].x")
+    assert steps == list(range(1, len(steps) + 1))
+
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=240_000)
+    assert chart_points(page, "neutral") == 12
+    page.get_by_role("link", name="Validation report").click()
+    expect(page.locator("#report-neutral")).to_contain_text("speaker_similarity")
+    expect(page.locator("#differentiation")).to_contain_text("must be >")
+
+    # Deploy (confirmed, forced in case 12 steps were not enough to pass), then switch styles.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_label("Replace the deployed voices with this run's").check()
+    page.get_by_label("Also deploy styles that failed validation").check()
+    page.get_by_role("button", name="Deploy").click()
+    expect(page.locator("#deployed")).to_contain_text("Deployed 1 voice; the TTS service reloaded them")
+    expect(page.locator('#tts-panel tr[data-style="neutral"]')).to_contain_text("deployed")
+    voices = httpx.get(f"{tts_service}/voices", timeout=10).json()
+    assert voices["active"] == "neutral" and voices["tts_backend"] == "kokoro"
+
+    page.locator("#tts-style").select_option("empatico")
+    page.get_by_role("button", name="Switch style").click()
+    expect(page.locator("#tts-active")).to_have_text("empatico")
+    assert httpx.get(f"{tts_service}/voices", timeout=10).json()["active"] == "empatico"
+
+
+def test_an_annotator_cannot_reach_the_launch_page(page: Page, lab_annotator: User) -> None:
+    log_in(page, lab_annotator.username, ANNOTATOR_PASSWORD)
+    expect(page.get_by_role("link", name="Distillation")).to_have_count(0)
+    response = page.goto("/distillation/launch/")
+    assert response is not None and response.status == 403

@@ -1,0 +1,162 @@
+"""A run executed in this process, stage by stage, as the Celery tasks execute it: real model,
+real Redis channel layer, an espeak speaker's validated takes as material."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import torch
+from django.utils import timezone
+
+from distillation.engine.voices import load_voice
+from distillation.models import DistillationRun, EvolutionStep, Status, StyleRun
+from distillation.services import execution
+from distillation.services.execution import Claim, claim, evolve, interrupt_orphans, prepare, validate
+from distillation.services.live import StepRecorder
+from distillation.services.runs import cancel_run, launch_run
+
+from .factories import make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def launched(operator, *, steps: int) -> tuple[DistillationRun, StyleRun]:
+    run = launch_run(user=operator, styles=["neutral"], steps=steps, seed=3)
+    walks: list[int] = []
+    prepare(run_id=run.pk, enqueue_walk=walks.append)
+    run.refresh_from_db()
+    assert run.stage == DistillationRun.Stage.EVOLVE and run.status == Status.RUNNING, run.error
+    return run, StyleRun.objects.get(pk=walks[0])
+
+
+def test_a_run_goes_from_recordings_to_a_report(
+    lab: Path, neutral_material: None, operator, listen: Callable
+) -> None:
+    run, walk = launched(operator, steps=4)
+    drain = listen(run.pk)
+
+    assert evolve(style_run_id=walk.pk, worker="test@here") is Claim.DONE
+    walk.refresh_from_db()
+    run.refresh_from_db()
+    assert walk.status == Status.SUCCEEDED and walk.step == 4 and walk.attempts == 1
+    assert walk.best_score >= walk.start_score and walk.origin
+    assert run.stage == DistillationRun.Stage.VALIDATE
+    # Every step of a short walk is kept, once, in order, with its components.
+    history = list(EvolutionStep.objects.filter(style_run=walk).values_list("step", "best_score", "target"))
+    assert [step for step, _, _ in history] == [1, 2, 3, 4]
+    assert all(0 < target <= 1 for _, _, target in history)
+    assert history[-1][1] == pytest.approx(walk.best_score)
+    # The prosody preview: both contours on one grid, and both clips to listen to.
+    assert set(walk.preview) >= {"text", "target", "best", "step", "version"}
+    assert any(v is not None for v in walk.preview["best"]["pitch_hz"])
+    assert (run.workdir / "preview/neutral/best.wav").is_file() and (run.workdir / "preview/neutral/target.wav").is_file()
+
+    messages = drain()
+    sent = [e["step"] for m in messages if m["type"] == "run.steps" for e in m["events"]]
+    assert sent == [1, 2, 3, 4]  # each step sent once, after it was stored
+    assert any(m["type"] == "run.preview" for m in messages)
+    assert messages[-1]["type"] == "run.status" and messages[-1]["run"]["stage"] == "validate"
+
+    validate(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED and run.stage == DistillationRun.Stage.DONE
+    neutral = run.report["styles"]["neutral"]
+    assert neutral["checks"]["speaker_similarity"]["threshold"] == 0.70
+    assert Path(neutral["listening"]["evolved"]).is_file() and neutral["listening"]["text"] == walk.preview["text"]
+    assert load_voice(run.paths.evolved_voice("neutral")).shape == (510, 1, 256)
+
+
+def test_cancel_stops_the_walk_at_the_next_step_and_keeps_its_best_voice(
+    lab: Path, neutral_material: None, operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, walk = launched(operator, steps=50)
+
+    class CancelAfterTwo(StepRecorder):
+        def flush(self) -> None:
+            super().flush()
+            if self.style_run.step >= 2 and not DistillationRun.objects.get(pk=run.pk).cancel_requested:
+                cancel_run(run=DistillationRun.objects.get(pk=run.pk))
+
+    monkeypatch.setattr(execution, "StepRecorder", CancelAfterTwo)
+    evolve(style_run_id=walk.pk, worker="test@here")
+
+    walk.refresh_from_db()
+    run.refresh_from_db()
+    assert walk.status == Status.CANCELLED and walk.step == 2  # the batch under way (2 candidates) ends, no more
+    assert run.status == Status.CANCELLED and run.report is None
+    kept = load_voice(run.paths.evolved_voice("neutral"))
+    checkpoint = torch.load(run.workdir / "evolved_voices/neutral.checkpoint", weights_only=True)
+    assert torch.equal(kept, checkpoint["best"])  # the best so far, not the starting voice
+
+
+def test_a_walk_whose_worker_died_is_interrupted_then_resumed_from_its_checkpoint(
+    lab: Path, neutral_material: None, operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, walk = launched(operator, steps=6)
+
+    class Dies(Exception):
+        pass
+
+    class DiesAtFour(StepRecorder):
+        def flush(self) -> None:
+            super().flush()
+            if self.style_run.step >= 4:
+                raise Dies  # what the process sees of a SIGKILL: nothing after this runs
+
+    monkeypatch.setattr(execution, "StepRecorder", DiesAtFour)
+    with pytest.raises(Dies):
+        evolve(style_run_id=walk.pk, worker="worker-1@here")
+    walk.refresh_from_db()
+    assert walk.status == Status.RUNNING and walk.step == 4
+    recorded = list(EvolutionStep.objects.filter(style_run=walk).values_list("step", "score"))
+
+    # The same worker, restarted, finds its own walk orphaned.
+    assert interrupt_orphans(worker="worker-1@here").style_run_ids == [walk.pk]
+    walk.refresh_from_db()
+    run.refresh_from_db()
+    assert walk.status == Status.INTERRUPTED and run.status == Status.INTERRUPTED
+
+    monkeypatch.setattr(execution, "StepRecorder", StepRecorder)
+    evolve(style_run_id=walk.pk, worker="worker-1@here")
+    walk.refresh_from_db()
+    assert walk.status == Status.SUCCEEDED and walk.step == 6 and walk.attempts == 2
+    after = list(EvolutionStep.objects.filter(style_run=walk).values_list("step", "score"))
+    assert [step for step, _ in after] == [1, 2, 3, 4, 5, 6]
+    assert after[: len(recorded)] == recorded  # nothing recorded before the death was lost or changed
+
+
+def test_a_walk_is_claimed_by_one_worker_at_a_time(operator, lab: Path) -> None:
+    run = make_run(operator)
+    walk = run.style_runs.get()
+    assert claim(style_run_id=walk.pk, worker="a") is Claim.CLAIMED
+    assert claim(style_run_id=walk.pk, worker="b") is Claim.BUSY  # a's lease is live
+    StyleRun.objects.filter(pk=walk.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert claim(style_run_id=walk.pk, worker="b") is Claim.CLAIMED  # a died: its lease expired
+    StyleRun.objects.filter(pk=walk.pk).update(status=Status.SUCCEEDED)
+    assert claim(style_run_id=walk.pk, worker="c") is Claim.DONE  # a repeated task does nothing
+
+
+def test_orphans_are_only_walks_whose_worker_is_gone(operator, lab: Path) -> None:
+    run = make_run(operator, styles=("neutral", "amable"))
+    neutral, amable = run.style_runs.all()
+    live = timezone.now() + timedelta(minutes=1)
+    StyleRun.objects.filter(pk=neutral.pk).update(status=Status.RUNNING, worker="other@host", lease_until=live)
+    StyleRun.objects.filter(pk=amable.pk).update(status=Status.RUNNING, worker="me@host", lease_until=live)
+    assert interrupt_orphans().style_run_ids == []  # both leases live
+    assert interrupt_orphans(worker="me@host").style_run_ids == [amable.pk]
+    StyleRun.objects.filter(pk=neutral.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert interrupt_orphans().style_run_ids == [neutral.pk]
+
+
+def test_stage_1_without_material_fails_the_run_with_the_reason(lab: Path, neutral_material: None, operator) -> None:
+    run = launch_run(user=operator, styles=["neutral"], steps=5, seed=1)
+    # The takes vanish between the launch and Stage 1 (deleted files are not material).
+    for path in Path(lab / "media").rglob("*.wav"):
+        path.unlink()
+    prepare(run_id=run.pk, enqueue_walk=lambda pk: pytest.fail("no walk may start"))
+    run.refresh_from_db()
+    assert run.status == Status.FAILED and run.error.startswith("Stage 1: neutral: Only 0.0 s")
+    assert run.style_runs.get().status == Status.FAILED

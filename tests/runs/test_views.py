@@ -1,0 +1,162 @@
+"""The operators' pages: who may see and do what, the launch form's refusals, and a finished
+run's report, A/B listening and deploy (one real run, executed in this process)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from distillation.models import DistillationRun, Status
+from distillation.services.execution import evolve, prepare, validate
+from distillation.services.teacher import NOT_CONFIGURED
+
+pytestmark = pytest.mark.django_db
+
+LAUNCH = reverse("distillation:launch")
+
+
+@pytest.fixture
+def operator_client(client: Client, operator) -> Client:
+    client.force_login(operator)
+    return client
+
+
+def wav_upload(samples: np.ndarray, name: str = "voice.wav", rate: int = 24_000) -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format="WAV")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="audio/wav")
+
+
+def test_annotators_cannot_reach_the_distillation_pages(annotator_client: Client, operator) -> None:
+    run = DistillationRun.objects.create(launched_by=operator, styles=["neutral"], steps=5, seed=1)
+    for name, args in (("runs", []), ("launch", []), ("run", [run.pk]), ("report", [run.pk])):
+        assert annotator_client.get(reverse(f"distillation:{name}", args=args)).status_code == 403
+    assert annotator_client.post(reverse("distillation:cancel", args=[run.pk])).status_code == 403
+    assert annotator_client.post(reverse("distillation:deploy", args=[run.pk]), {"confirm": "on"}).status_code == 403
+    assert "Distillation" not in annotator_client.get(reverse("labeling:workspace")).content.decode()
+
+
+def test_the_launch_page_shows_each_styles_material(operator_client: Client, lab: Path, neutral_material: None) -> None:
+    page = operator_client.get(LAUNCH).content.decode()
+    neutral = re.search(r'<tr data-style="neutral">.*?</tr>', page, re.S).group(0)
+    amable = re.search(r'<tr data-style="amable">.*?</tr>', page, re.S).group(0)
+    assert "ready" in neutral and "10</td>" in neutral
+    assert "20.0 s missing" in amable and "0.0 s / 20 s" in amable
+    assert NOT_CONFIGURED in page  # the F5 teacher is not set up on this lab
+
+
+def test_a_style_without_material_blocks_the_launch_with_the_reason(
+    operator_client: Client, lab: Path, neutral_material: None
+) -> None:
+    response = operator_client.post(LAUNCH, {"styles": ["neutral", "amable"], "steps": 10, "source": "recordings"})
+    assert response.status_code == 400
+    assert "amable: 0.0 s of validated speech in 0 takes; Stage 1 needs 20 s, so 20.0 s more." in response.content.decode()
+    assert not DistillationRun.objects.exists()
+    check = operator_client.get(reverse("distillation:launch_check"), {"styles": ["neutral"], "source": "recordings"})
+    assert "Ready to launch" in check.content.decode()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"styles": ["neutral"], "steps": 0, "source": "recordings"}, "greater than or equal to 1"),
+        ({"styles": ["alegre"], "steps": 10, "source": "recordings"}, "Unknown style “alegre”"),
+        ({"styles": ["neutral"], "steps": 10, "source": "f5"}, "upload a reference WAV"),
+    ],
+    ids=["zero-steps", "unknown-style", "f5-without-voice"],
+)
+def test_bad_launches_are_refused_with_a_message(operator_client: Client, lab: Path, data: dict, message: str) -> None:
+    response = operator_client.post(LAUNCH, data)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not DistillationRun.objects.exists()
+
+
+def test_an_f5_launch_needs_a_configured_teacher_and_a_usable_voice(
+    operator_client: Client, lab: Path, settings, speak: Callable
+) -> None:
+    voice = speak("Hola, buenos días, le habla su asistente.")
+    data = {"styles": ["neutral"], "steps": 10, "source": "f5", "reference_text": "Hola, buenos días."}
+    refused = operator_client.post(LAUNCH, {**data, "reference_audio": wav_upload(voice.samples, rate=voice.sample_rate)})
+    assert refused.status_code == 400 and NOT_CONFIGURED in refused.content.decode()
+
+    settings.VOICELAB_TEACHER_URL = "http://127.0.0.1:9"
+    corrupt = SimpleUploadedFile("voice.wav", b"RIFF....WAVEfmt not really")
+    response = operator_client.post(LAUNCH, {**data, "reference_audio": corrupt})
+    assert response.status_code == 400 and "Reference audio:" in response.content.decode()
+    silent = operator_client.post(LAUNCH, {**data, "reference_audio": wav_upload(np.zeros(48_000, np.float32))})
+    assert silent.status_code == 400 and "it is silent" in silent.content.decode()
+    assert not DistillationRun.objects.exists()
+
+    launched = operator_client.post(LAUNCH, {**data, "reference_audio": wav_upload(voice.samples, rate=voice.sample_rate)})
+    run = DistillationRun.objects.get()
+    assert launched.status_code == 302 and launched.url == reverse("distillation:run", args=[run.pk])
+    assert run.source == "f5" and run.reference_text == "Hola, buenos días." and Path(run.reference_audio.path).is_file()
+
+
+def test_run_files_are_served_only_from_the_runs_folder(operator_client: Client, lab: Path, operator) -> None:
+    run = DistillationRun.objects.create(launched_by=operator, styles=["neutral"], steps=5, seed=1)
+    (run.workdir / "preview/neutral").mkdir(parents=True)
+    (run.workdir / "preview/neutral/best.wav").write_bytes(b"RIFF")
+    (lab / "secret.txt").write_text("no")
+    other = DistillationRun.objects.create(launched_by=operator, styles=["neutral"], steps=5, seed=1)
+    (other.workdir / "evolved_voices").mkdir(parents=True)
+    (other.workdir / "evolved_voices/neutral.pt").write_bytes(b"voice")
+    ok = operator_client.get(reverse("distillation:artifact", args=[run.pk, "preview/neutral/best.wav"]))
+    assert ok.status_code == 200 and b"".join(ok.streaming_content) == b"RIFF"
+    for name in ("../../secret.txt", "preview/neutral/missing.wav", f"../{other.pk}/evolved_voices/neutral.pt"):
+        assert operator_client.get(reverse("distillation:artifact", args=[run.pk, name])).status_code == 404
+
+
+def test_a_finished_runs_report_ab_and_deploy(operator_client: Client, lab: Path, neutral_material: None) -> None:
+    launched = operator_client.post(LAUNCH, {"styles": ["neutral"], "steps": 2, "seed": 5, "source": "recordings"})
+    run = DistillationRun.objects.get()
+    assert launched.status_code == 302 and run.status == Status.QUEUED
+    assert operator_client.get(reverse("distillation:report", args=[run.pk])).status_code == 404  # not yet
+    walks: list[int] = []
+    prepare(run_id=run.pk, enqueue_walk=walks.append)
+    evolve(style_run_id=walks[0], worker="test@here")
+    validate(run_id=run.pk)
+    run.refresh_from_db()
+
+    page = operator_client.get(reverse("distillation:report", args=[run.pk])).content.decode()
+    similarity = run.report["styles"]["neutral"]["checks"]["speaker_similarity"]
+    assert f"<td>{similarity['value']}</td><td>≥ 0.7</td>" in page
+    assert page.count("<audio") >= 5  # three held-out phrases, target and evolved
+    assert "could not be reached" in page  # the TTS panel says why it shows no voices
+
+    # Blind A/B: the clip URLs do not tell which is which; each answer is scored, then reshuffled.
+    blind = reverse("distillation:blind", args=[run.pk, "neutral"])
+    first = operator_client.get(blind).content.decode()
+    sources = re.findall(r'<audio[^>]*src="([^"]+)"', first)
+    assert len(sources) == 2 and not any("target" in url or "evolved" in url for url in sources)
+    clip_a = operator_client.get(reverse("distillation:blind_clip", args=[run.pk, "neutral", "a"]))
+    target_is = operator_client.session[f"distillation.blind.{run.pk}.neutral"]["target_is"]
+    target_bytes = Path(run.report["styles"]["neutral"]["listening"]["target"]).read_bytes()
+    assert (b"".join(clip_a.streaming_content) == target_bytes) == (target_is == "a")
+    answered = operator_client.post(blind, {"target_is": target_is}).content.decode()
+    assert "Right: the target was" in answered and "1 right out of 1" in answered
+
+    # Deploy: a failing style only with force; the result names the file and the .env change.
+    deploy = reverse("distillation:deploy", args=[run.pk])
+    assert operator_client.post(deploy, {}).status_code == 400  # the confirmation is required
+    if not run.report["styles"]["neutral"]["passed"]:
+        refused = operator_client.post(deploy, {"confirm": "on"})
+        assert refused.status_code == 409 and "did not pass validation" in refused.content.decode()
+    deployed = operator_client.post(deploy, {"confirm": "on", "force": "on"})
+    assert deployed.status_code == 200 and str(lab / "deployed" / "neutral.pt") in deployed.content.decode()
+    assert (lab / "deployed" / "neutral.pt").read_bytes() == run.paths.evolved_voice("neutral").read_bytes()
+    assert "KOKORO_VOICE_PATH" in (lab / ".env").read_text()
+
+    switched = operator_client.post(reverse("distillation:switch_style"), {"style": "neutral"})
+    assert switched.status_code == 502 and "could not be reached" in switched.content.decode()
+    unknown = operator_client.post(reverse("distillation:switch_style"), {"style": "alegre"})
+    assert unknown.status_code == 400 and "Unknown style" in unknown.content.decode()
