@@ -47,9 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Subprocesses (worker, ASGI server) read the environment; this process patches settings.
     os.environ.update({"REDIS_URL": url, "VOICELAB_MEDIA_ROOT": str(media)})
     settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
-    }
+    layer = settings.CHANNEL_LAYERS["default"]
+    host = {**layer["CONFIG"]["hosts"][0], "address": url}  # the lab's connection options, this Redis
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
     settings.MEDIA_ROOT = media
     app.conf.update(broker_url=url, result_backend=url)
 

@@ -135,3 +135,22 @@ def test_a_long_walk_is_stored_sampled_but_keeps_every_improvement(operator) -> 
     assert improving <= set(stored) and {1, 5, 10, 10_000} <= set(stored)
     assert 2000 <= len(stored) <= 2000 + len(improving) + 1  # ~2,000 points however long the walk
     assert stored == sorted(stored)
+
+
+def test_a_socket_idle_longer_than_redis_blocking_reads_still_hears_the_run(client: Client, operator) -> None:
+    """channels_redis blocks 5 s on each read; a client timeout as short would kill idle sockets."""
+    run = make_run(operator)
+    cookie = login(client, operator)
+
+    async def scenario() -> dict:
+        socket = communicator(run.pk, cookie)
+        await socket.connect(timeout=5)
+        try:
+            await socket.receive_json_from(timeout=5)
+            assert await socket.receive_nothing(timeout=7)  # idle through at least one blocking read
+            await sync_to_async(record)(run, "neutral", event(1, 42.0, accepted=True))
+            return await socket.receive_json_from(timeout=5)
+        finally:
+            await socket.disconnect()
+
+    assert asyncio.run(scenario())["events"][0]["score"] == 42.0
