@@ -10,7 +10,7 @@ from django.test import Client
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from .processes import wait_until
+from .processes import NotReady, wait_until
 
 
 class RunSocket:
@@ -20,6 +20,7 @@ class RunSocket:
         url = base_url.replace("http://", "ws://") + f"/ws/distillation/runs/{run_id}/"
         self.socket = connect(url, additional_headers={"Cookie": f"sessionid={session_id}", "Origin": base_url})
         self.messages: list[dict] = []
+        self.error: Exception | None = None
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -33,12 +34,16 @@ class RunSocket:
         try:
             for text in self.socket:
                 self.messages.append(json.loads(text))
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            self.error = exc
 
     def wait_for(self, condition: Callable[[list[dict]], bool], *, timeout: float, what: str) -> list[dict]:
-        return wait_until(lambda: list(self.messages) if condition(list(self.messages)) else None,
-                          timeout=timeout, what=what, interval=0.2)  # fmt: skip
+        try:
+            return wait_until(lambda: list(self.messages) if condition(list(self.messages)) else None,
+                              timeout=timeout, what=what, interval=0.2)  # fmt: skip
+        except NotReady as exc:
+            heard = [(m["type"], m.get("run", {}).get("status"), len(m.get("events", []))) for m in self.messages]
+            raise NotReady(f"{exc} The socket heard {len(heard)} messages: {heard[-10:]}; error: {self.error!r}") from None
 
     def steps(self, style: str) -> list[int]:
         """Every step received, history and live, in arrival order."""
