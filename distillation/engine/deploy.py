@@ -51,7 +51,7 @@ def deploy(
             shutil.copyfile(source, temp)
         report.deployed[style] = target
         if not passed.get(style, False):
-            report.warnings.append(f"{style} failed validation and was deployed with --force.")
+            report.warnings.append(f"{style} failed validation and was deployed anyway (forced).")
     report.env_changes = _point_env(env_file, {"TTS_BACKEND": "kokoro", "KOKORO_VOICE_PATH": str(target_dir / f"{active}.pt")})
     if tts_url:
         report.reloaded = _reload(tts_url, report)
@@ -66,7 +66,10 @@ def _check(evolved: Mapping[str, Path], passed: Mapping[str, bool], *, force: bo
         raise DeployError(f"The active style {active!r} is not among the deployed styles {', '.join(evolved)}.")
     failing = [style for style in evolved if not passed.get(style, False)]
     if failing and not force:
-        raise DeployError(f"{', '.join(failing)} did not pass validation: deploy refused (use --force to override).")
+        raise DeployError(
+            f"{', '.join(failing)} did not pass validation: deploy refused "
+            "(to deploy anyway, force it: --force, or the deploy form's tick box)."
+        )
     for style, path in evolved.items():
         load_voice(path)  # VoiceError names the file and what is wrong with it
 

@@ -25,7 +25,7 @@
     { key: "features", name: "feature similarity", mode: "lines", yaxis: "y2", line: { color: "#8b5cf6", width: 1 } },
   ].map((trace) => Object.assign({ type: SCATTER }, trace));
   const LAYOUT = {
-    margin: { t: 10, r: 50, b: 40, l: 50 }, height: 300, legend: { orientation: "h", y: -0.2 },
+    margin: { t: 30, r: 50, b: 40, l: 50 }, height: 300, legend: { orientation: "h", y: 1.12 },
     xaxis: { title: { text: "step" } }, yaxis: { title: { text: "score" } },
     yaxis2: { overlaying: "y", side: "right", range: [0, 1], title: { text: "similarity" } },
     uirevision: "keep", // zoom survives updates
@@ -35,9 +35,13 @@
   function walk(style) { return document.getElementById("walk-" + style); }
   function field(style, name) { const w = walk(style); return w && w.querySelector(`[data-field="${name}"]`); }
 
+  // An early-terminated candidate was only compared with the target: its other figures are
+  // not measurements, so they are left out (a gap) instead of being drawn as zeros.
+  const PARTIAL = ["score", "self_similarity", "features"];
   function columns(events) {
     const x = events.map((e) => e.step);
-    return { x: TRACES.map(() => x), y: TRACES.map((t) => events.map((e) => e[t.key])) };
+    const value = (e, key) => (e.complete || !PARTIAL.includes(key) ? e[key] : null);
+    return { x: TRACES.map(() => x), y: TRACES.map((t) => events.map((e) => value(e, t.key))) };
   }
 
   function drawHistory(style, events) {
@@ -98,6 +102,7 @@
     const line = (c, key, name, color, axis) => ({
       x: c.times, y: c[key], name, type: "scatter", mode: "lines", yaxis: axis, connectgaps: false,
       line: { color, width: key === "pitch_hz" ? 2 : 1, dash: key === "pitch_hz" ? "solid" : "dot" },
+      opacity: key === "pitch_hz" ? 1 : 0.45,
     });
     const traces = [
       line(preview.target, "pitch_hz", "target F0", "#1d2330", "y"),
@@ -106,7 +111,7 @@
       line(preview.best, "level_db", "best level", "#2f5bea", "y2"),
     ];
     Plotly.react(div, traces, {
-      margin: { t: 10, r: 50, b: 40, l: 50 }, height: 260, legend: { orientation: "h", y: -0.25 },
+      margin: { t: 30, r: 50, b: 40, l: 50 }, height: 260, legend: { orientation: "h", y: 1.15 },
       xaxis: { title: { text: "seconds" } }, yaxis: { title: { text: "F0 (Hz)" } },
       yaxis2: { overlaying: "y", side: "right", title: { text: "level (dBFS)" } },
     }, CONFIG);
