@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -98,26 +99,34 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "distillation/run_detail.html", {"run": run, "files": selectors.files_url(run)})
 
 
+def _act_on_run(request: HttpRequest, pk: int, act: Callable[[DistillationRun], str]) -> HttpResponse:
+    """Do ``act`` to the run and say what it did; a refusal (409) says why."""
+    try:
+        done = act(_run_or_404(pk))
+    except LaunchRefused as exc:
+        return error_response(request, str(exc), status=409)
+    messages.info(request, f"Run {pk}: {done}")
+    return redirect("distillation:run", pk=pk)
+
+
 @require_POST
 @can_launch
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        cancel_run(run=_run_or_404(pk))
-    except LaunchRefused as exc:
-        return error_response(request, str(exc), status=409)
-    messages.info(request, f"Run {pk}: cancel requested; each walk keeps its best voice so far.")
-    return redirect("distillation:run", pk=pk)
+    def act(run: DistillationRun) -> str:
+        cancel_run(run=run)
+        return "cancel requested; each walk keeps its best voice so far."
+
+    return _act_on_run(request, pk, act)
 
 
 @require_POST
 @can_launch
 def resume(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        walks = resume_run(run=_run_or_404(pk))
-    except LaunchRefused as exc:
-        return error_response(request, str(exc), status=409)
-    messages.info(request, f"Run {pk}: {', '.join(w.style for w in walks)} queued again, from the last checkpoint.")
-    return redirect("distillation:run", pk=pk)
+    def act(run: DistillationRun) -> str:
+        walks = resume_run(run=run)
+        return f"{', '.join(walk.style for walk in walks)} queued again, from the last checkpoint."
+
+    return _act_on_run(request, pk, act)
 
 
 @require_GET

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -122,7 +123,7 @@ def resume_run(*, run: DistillationRun) -> list[StyleRun]:
     if not interrupted:
         raise LaunchRefused(f"Run {run.pk} has no interrupted walk to resume.")
     for style_run in interrupted:
-        evolve_style.delay(style_run.pk)
+        transaction.on_commit(partial(evolve_style.delay, style_run.pk))
     return interrupted
 
 

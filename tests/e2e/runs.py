@@ -18,7 +18,8 @@ class RunSocket:
 
     def __init__(self, base_url: str, run_id: int, session_id: str) -> None:
         url = base_url.replace("http://", "ws://") + f"/ws/distillation/runs/{run_id}/"
-        self.socket = connect(url, additional_headers={"Cookie": f"sessionid={session_id}", "Origin": base_url})
+        headers = {"Cookie": f"sessionid={session_id}", "Origin": base_url}
+        self.socket = connect(url, additional_headers=headers, legacy=True)  # read from a thread, not a `with`
         self.messages: list[dict] = []
         self.error: Exception | None = None
         self.thread = threading.Thread(target=self._read, daemon=True)

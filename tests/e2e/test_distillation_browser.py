@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from .conftest import Distiller
 from .lab import ANNOTATOR_PASSWORD
+from .workspace import Workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -28,22 +29,14 @@ def lab_operator(operator: User) -> User:
 
 
 @pytest.fixture
-def page(browser: Browser, asgi_server: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=asgi_server, viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+def page(workspace: Workspace) -> Iterator[Page]:
+    """A fresh browser context on the lab; the test fails on any JavaScript error."""
+    yield workspace.page
+    assert not workspace.js_errors, f"JavaScript errors: {workspace.js_errors}"
 
 
 def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    Workspace(page).log_in(username, password)
     page.wait_for_url("**/labeling/")
 
 

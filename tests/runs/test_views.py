@@ -19,6 +19,8 @@ from distillation.models import DistillationRun, Status
 from distillation.services.execution import evolve, prepare, validate
 from distillation.services.teacher import NOT_CONFIGURED
 
+from .factories import make_run
+
 pytestmark = pytest.mark.django_db
 
 LAUNCH = reverse("distillation:launch")
@@ -100,6 +102,27 @@ def test_an_f5_launch_needs_a_configured_teacher_and_a_usable_voice(
     run = DistillationRun.objects.get()
     assert launched.status_code == 302 and launched.url == reverse("distillation:run", args=[run.pk])
     assert run.source == "f5" and run.reference_text == "Hola, buenos días." and Path(run.reference_audio.path).is_file()
+
+
+def test_cancel_and_resume_say_what_they_did_or_why_not(
+    operator_client: Client, lab: Path, operator, django_capture_on_commit_callbacks
+) -> None:
+    run = make_run(operator, styles=("neutral", "amable"))
+    run.style_runs.filter(style="amable").update(status=Status.INTERRUPTED)
+    resume = reverse("distillation:resume", args=[run.pk])
+    with django_capture_on_commit_callbacks() as queued:
+        resumed = operator_client.post(resume, follow=True)
+    assert "amable queued again, from the last checkpoint." in resumed.content.decode() and len(queued) == 1
+
+    cancel = reverse("distillation:cancel", args=[run.pk])
+    cancelled = operator_client.post(cancel, follow=True)
+    assert "cancel requested; each walk keeps its best voice so far." in cancelled.content.decode()
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and set(run.style_runs.values_list("status", flat=True)) == {"cancelled"}
+    again = operator_client.post(cancel)
+    assert again.status_code == 409 and f"Run {run.pk} has already cancelled." in again.content.decode()
+    nothing = operator_client.post(resume)
+    assert nothing.status_code == 409 and "no interrupted walk to resume" in nothing.content.decode()
 
 
 def test_run_files_are_served_only_from_the_runs_folder(operator_client: Client, lab: Path, operator) -> None:
