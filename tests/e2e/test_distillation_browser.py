@@ -107,3 +107,28 @@ def test_an_annotator_cannot_reach_the_launch_page(page: Page, lab_annotator: Us
     expect(page.get_by_role("link", name="Distillation")).to_have_count(0)
     response = page.goto("/distillation/launch/")
     assert response is not None and response.status == 403
+
+
+def test_a_10000_step_walk_reaches_the_browser_decimated(page: Page, lab_operator: User) -> None:
+    """The page of a long walk gets the sampled history (about 2,000 points), not 10,000."""
+    from distillation.models import EvolutionStep
+    from distillation.services.live import sampled
+
+    from tests.runs.factories import make_run
+
+    # Stored as the worker's recorder stores them (its sending needs no browser: the consumer tests).
+    run = make_run(lab_operator, steps=10_000)
+    walk = run.style_runs.get()
+    EvolutionStep.objects.bulk_create(
+        EvolutionStep(style_run=walk, step=step, score=50 + step / 1000, target=0.8, self_similarity=0.9,
+                      features=0.7, complete=True, accepted=step % 500 == 0, best_score=50 + step / 1000,
+                      elapsed=step * 0.5)
+        for step in range(1, 10_001) if sampled(step, steps=10_000, accepted=step % 500 == 0)
+    )  # fmt: skip
+    stored = walk.history.count()
+
+    log_in(page, lab_operator.username, OPERATOR_PASSWORD)
+    page.goto(f"/distillation/runs/{run.pk}/")
+    page.wait_for_function("() => (document.getElementById('chart-neutral').data || [{x: []}])[0].x.length > 0")
+    assert chart_points(page, "neutral") == stored < 2100
+    assert page.evaluate("() => document.getElementById('chart-neutral').data[0].x.slice(-1)[0]") == 10_000
