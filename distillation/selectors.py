@@ -10,19 +10,16 @@ from django.urls import reverse
 
 from distillation.engine.tts_client import TTSClient, TTSUnavailable
 from distillation.models import DistillationRun
-from distillation.services.execution import interrupt_orphans
 
 RECENT_RUNS = 50
 
 
 def recent_runs() -> QuerySet[DistillationRun]:
-    """The latest runs with their walks; walks whose worker died show as interrupted."""
-    interrupt_orphans()
+    """The latest runs with their walks."""
     return DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs")[:RECENT_RUNS]
 
 
 def run_with_walks(pk: int) -> DistillationRun | None:
-    interrupt_orphans()
     return DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs").filter(pk=pk).first()
 
 

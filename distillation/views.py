@@ -17,6 +17,7 @@ from distillation.engine.deploy import DeployError
 from distillation.engine.tts_client import TTSUnavailable
 from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm
 from distillation.models import DistillationRun
+from distillation.services.execution import interrupt_orphans
 from distillation.services.material import material
 from distillation.services.runs import (
     LaunchRefused,
@@ -47,6 +48,7 @@ def _run_or_404(pk: int) -> DistillationRun:
 @require_GET
 @can_view
 def run_list(request: HttpRequest) -> HttpResponse:
+    interrupt_orphans()  # walks whose worker died (lease expired) show, and can be resumed, as interrupted
     context = {"runs": selectors.recent_runs()}
     template = "distillation/_run_table.html" if request.htmx else "distillation/run_list.html"
     return render(request, template, context)
@@ -95,6 +97,7 @@ def launch_check(request: HttpRequest) -> HttpResponse:
 @require_GET
 @can_view
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    interrupt_orphans()
     run = _run_or_404(pk)
     return render(request, "distillation/run_detail.html", {"run": run, "files": selectors.files_url(run)})
 
@@ -176,12 +179,12 @@ def blind(request: HttpRequest, pk: int, style: str) -> HttpResponse:
 def blind_clip(request: HttpRequest, pk: int, style: str, slot: str) -> HttpResponse:
     """Slot A or B of the current blind trial; its URL does not say which clip it is."""
     run = _run_or_404(pk)
+    listening = ((run.report or {}).get("styles", {}).get(style) or {}).get("listening")
     trial = request.session.get(_blind_key(run, style))
-    if trial is None or slot not in ("a", "b"):
+    if not listening or trial is None or slot not in ("a", "b"):
         raise Http404("Start the blind test from its page.")
     which = "target" if slot == trial["target_is"] else "evolved"
-    path = run.report["styles"][style]["listening"][which]
-    return FileResponse(open(path, "rb"), content_type="audio/wav")
+    return FileResponse(open(listening[which], "rb"), content_type="audio/wav")
 
 
 @require_GET

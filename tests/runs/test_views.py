@@ -45,6 +45,11 @@ def test_annotators_cannot_reach_the_distillation_pages(annotator_client: Client
     assert annotator_client.post(reverse("distillation:cancel", args=[run.pk])).status_code == 403
     assert annotator_client.post(reverse("distillation:deploy", args=[run.pk]), {"confirm": "on"}).status_code == 403
     assert "Distillation" not in annotator_client.get(reverse("labeling:workspace")).content.decode()
+    # And an operator asking for what a run does not have yet gets a 404, never an error.
+    annotator_client.force_login(operator)
+    for name, args in (("report", [run.pk]), ("blind", [run.pk, "neutral"]), ("blind_clip", [run.pk, "neutral", "a"]),
+                       ("run", [run.pk + 1])):  # fmt: skip
+        assert annotator_client.get(reverse(f"distillation:{name}", args=args)).status_code == 404
 
 
 def test_the_launch_page_shows_each_styles_material(operator_client: Client, lab: Path, neutral_material: None) -> None:
