@@ -20,7 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from pytest_django import Settings
 
 from . import processes
-from .lab import ANNOTATOR_PASSWORD
+from .lab import ANNOTATOR_PASSWORD, OPERATOR_PASSWORD
 from .processes import LabProcess
 
 if TYPE_CHECKING:
@@ -240,12 +240,22 @@ def asgi_server(lab_env: dict[str, str], process_logs: Path) -> Iterator[str]:
 
 
 # ---- data ---------------------------------------------------------------------------------
+def _with_password(user: User, password: str) -> User:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
 @pytest.fixture
 def lab_annotator(annotator: User) -> User:
     """The annotator of tests/conftest.py, with a password this suite types into the login form."""
-    annotator.set_password(ANNOTATOR_PASSWORD)
-    annotator.save(update_fields=["password"])
-    return annotator
+    return _with_password(annotator, ANNOTATOR_PASSWORD)
+
+
+@pytest.fixture
+def lab_operator(operator: User) -> User:
+    """The operator of tests/conftest.py, with a password this suite types into the login form."""
+    return _with_password(operator, OPERATOR_PASSWORD)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from labeling.models import Recording, Sentence
 from .processes import wait_until
 
 ANNOTATOR_PASSWORD = "e2e-annotator-password-1"
+OPERATOR_PASSWORD = "e2e-operator-password-1"
 VALIDATION_TIMEOUT = 30.0
 
 

@@ -13,20 +13,10 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from .conftest import Distiller
-from .lab import ANNOTATOR_PASSWORD
+from .lab import ANNOTATOR_PASSWORD, OPERATOR_PASSWORD
 from .workspace import Workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-OPERATOR_PASSWORD = "e2e-operator-password-1"
-
-
-@pytest.fixture
-def lab_operator(operator: User) -> User:
-    operator.set_password(OPERATOR_PASSWORD)
-    operator.save(update_fields=["password"])
-    return operator
-
 
 @pytest.fixture
 def page(workspace: Workspace) -> Iterator[Page]:
