@@ -50,6 +50,12 @@ RENEW_SECONDS = 15.0
 PREVIEW_SECONDS = 10.0  # a rendering and two pitch tracks: not on every improvement
 
 
+def _unexpected(exc: Exception) -> str:
+    """A bug, not bad input: the traceback goes to the worker's log, a line to the operator."""
+    log.exception("Distillation step failed unexpectedly")
+    return f"unexpected error ({type(exc).__name__}: {exc}); the worker's log has the details."
+
+
 def _fail(run: DistillationRun, message: str) -> None:
     run.status, run.error, run.finished_at = Status.FAILED, message, timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
@@ -79,6 +85,8 @@ def prepare(*, run_id: int, enqueue_walk: Callable[[int], None]) -> None:
             reference_stage(config, labeled_clips(styles=config.styles))
     except CLEAR_ERRORS as exc:
         return _fail(run, f"Stage 1: {exc}")
+    except Exception as exc:
+        return _fail(run, f"Stage 1: {_unexpected(exc)}")
     run.stage = DistillationRun.Stage.EVOLVE
     run.save(update_fields=["stage"])
     announce(run)
@@ -195,6 +203,10 @@ def evolve(*, style_run_id: int, worker: str) -> Claim:
         style_run.error = str(exc)
         _finish_walk(style_run, Status.FAILED)
         return Claim.DONE
+    except Exception as exc:
+        style_run.error = _unexpected(exc)
+        _finish_walk(style_run, Status.FAILED)
+        return Claim.DONE
     style_run.start_score, style_run.origin = state.start_score, state.origin
     style_run.best_score, style_run.step = state.best_score.score, state.step
     _finish_walk(style_run, Status.CANCELLED if watcher.stopped else Status.SUCCEEDED)
@@ -257,6 +269,8 @@ def validate(*, run_id: int) -> None:
         report = validate_stage(run.pipeline_config(), synthesizer)
     except CLEAR_ERRORS as exc:
         return _fail(run, f"Stage 3: {exc}")
+    except Exception as exc:
+        return _fail(run, f"Stage 3: {_unexpected(exc)}")
     run.report, run.stage, run.status, run.finished_at = report, DistillationRun.Stage.DONE, Status.SUCCEEDED, timezone.now()
     run.save(update_fields=["report", "stage", "status", "finished_at"])
     announce(run)

@@ -97,7 +97,7 @@ def test_a_walk_whose_worker_died_is_interrupted_then_resumed_from_its_checkpoin
 ) -> None:
     run, walk = launched(operator, steps=6)
 
-    class Dies(Exception):
+    class Dies(BaseException):  # like a SIGKILL, no handler of the walk sees it
         pass
 
     class DiesAtFour(StepRecorder):
@@ -160,3 +160,18 @@ def test_stage_1_without_material_fails_the_run_with_the_reason(lab: Path, neutr
     run.refresh_from_db()
     assert run.status == Status.FAILED and run.error.startswith("Stage 1: neutral: Only 0.0 s")
     assert run.style_runs.get().status == Status.FAILED
+
+
+def test_a_bug_in_a_stage_fails_the_run_with_one_line_not_a_hung_run(
+    lab: Path, neutral_material: None, operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = launch_run(user=operator, styles=["neutral"], steps=5, seed=1)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("segments")
+
+    monkeypatch.setattr(execution, "reference_stage", broken)
+    prepare(run_id=run.pk, enqueue_walk=lambda pk: pytest.fail("no walk may start"))
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert run.error == "Stage 1: unexpected error (KeyError: 'segments'); the worker's log has the details."
