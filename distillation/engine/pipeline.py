@@ -127,7 +127,6 @@ class Evolution:
         return path
 
 
-
 def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
     voices = {}
     for style in config.styles:
