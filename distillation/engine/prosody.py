@@ -15,6 +15,7 @@ import librosa
 import numpy as np
 import parselmouth
 import pyloudnorm
+import scipy.signal
 
 FRAME_SECONDS = 0.025  # usual speech analysis window: a few pitch periods long
 HOP_SECONDS = 0.010
@@ -223,16 +224,12 @@ def _loudness(samples: np.ndarray, sample_rate: int) -> float | None:
 
 
 def _count_nuclei(energy: FrameEnergy, pitch: parselmouth.Pitch) -> int:
-    """Estimate syllables as voiced intensity peaks that stand out from their neighbours."""
+    """Estimate syllables as voiced intensity peaks that stand out from their neighbours.
+
+    scipy's peak finder, not librosa's ``peak_pick``: that one is a numba gufunc with an
+    on-disk cache, which several processes compiling at once can corrupt (numba#10128).
+    """
     gap = round(NUCLEUS_MIN_GAP_SECONDS / energy.hop_seconds)
-    peaks = librosa.util.peak_pick(
-        energy.level_db,
-        pre_max=gap // 2,
-        post_max=gap // 2 + 1,
-        pre_avg=gap,
-        post_avg=gap + 1,
-        delta=NUCLEUS_PROMINENCE_DB,
-        wait=gap,
-    )
+    peaks, _ = scipy.signal.find_peaks(energy.level_db, distance=gap, prominence=NUCLEUS_PROMINENCE_DB)
     voiced = [pitch.get_value_at_time(peak * energy.hop_seconds) > 0 for peak in peaks]
     return int(np.count_nonzero(energy.is_speech[peaks] & np.array(voiced, dtype=bool)))
