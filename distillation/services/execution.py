@@ -46,6 +46,8 @@ CLEAR_ERRORS = (
     TeacherError, OSError,
 )  # fmt: skip
 LEASE = timedelta(seconds=60)
+# A walk is given up on when its worker has died under it this many times.
+MAX_WALK_ATTEMPTS = 3
 RENEW_SECONDS = 15.0
 PREVIEW_SECONDS = 10.0  # a rendering and two pitch tracks: not on every improvement
 
@@ -286,15 +288,28 @@ class Recovered:
 
 def interrupt_orphans(*, worker: str | None = None) -> Recovered:
     """Mark walks whose worker is gone as interrupted: those of ``worker`` (which has just
-    started, so it runs none of them) and any whose lease has expired."""
+    started, so it runs none of them) and any whose lease has expired.
+
+    A walk whose worker died under it ``MAX_WALK_ATTEMPTS`` times is failed instead: the
+    walk itself probably kills its worker, and resuming it again would only do so again.
+    """
     now = timezone.now()
     gone = Q(status=Status.RUNNING) & (Q(lease_until__lt=now) | Q(lease_until__isnull=True))
     if worker:
         gone |= Q(status=Status.RUNNING, worker=worker)
     orphans = list(StyleRun.objects.filter(gone).select_related("run"))
+    resumable = []
     for style_run in orphans:
-        StyleRun.objects.filter(pk=style_run.pk).update(status=Status.INTERRUPTED, lease_until=None)
         log.warning("Walk %s of run %s was interrupted (worker %s gone).", style_run.style, style_run.run_id, style_run.worker)
+        if style_run.attempts >= MAX_WALK_ATTEMPTS:
+            StyleRun.objects.filter(pk=style_run.pk).update(
+                status=Status.FAILED, lease_until=None, finished_at=now,
+                error=f"its worker died {style_run.attempts} times in a row while walking it (last: "
+                      f"{style_run.worker}); not resumed again. The worker's log says how it died.",
+            )  # fmt: skip
+        else:
+            StyleRun.objects.filter(pk=style_run.pk).update(status=Status.INTERRUPTED, lease_until=None)
+            resumable.append(style_run.pk)
     for run in {style_run.run for style_run in orphans}:
         _set_run_status(run)
-    return Recovered([style_run.pk for style_run in orphans])
+    return Recovered(resumable)

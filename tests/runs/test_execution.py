@@ -175,3 +175,18 @@ def test_a_bug_in_a_stage_fails_the_run_with_one_line_not_a_hung_run(
     run.refresh_from_db()
     assert run.status == Status.FAILED
     assert run.error == "Stage 1: unexpected error (KeyError: 'segments'); the worker's log has the details."
+
+
+def test_a_walk_whose_worker_keeps_dying_is_failed_not_resumed_forever(operator, lab: Path) -> None:
+    run = make_run(operator)
+    walk = run.style_runs.get()
+    for attempt in range(1, execution.MAX_WALK_ATTEMPTS + 1):
+        assert claim(style_run_id=walk.pk, worker="w@host") is Claim.CLAIMED  # (re)started by the recovery
+        recovered = interrupt_orphans(worker="w@host")  # ...and the worker died under it again
+        walk.refresh_from_db()
+        if attempt < execution.MAX_WALK_ATTEMPTS:
+            assert recovered.style_run_ids == [walk.pk] and walk.status == Status.INTERRUPTED
+    assert recovered.style_run_ids == [] and walk.status == Status.FAILED
+    assert walk.error.startswith(f"its worker died {execution.MAX_WALK_ATTEMPTS} times in a row")
+    run.refresh_from_db()
+    assert run.status == Status.FAILED and "died 3 times" in run.error
