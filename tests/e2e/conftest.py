@@ -1,6 +1,6 @@
 """End-to-end set-up: the real lab processes around the test database, and a real Chromium.
 
-Once per session: a Celery worker and the daphne ASGI server, started as the lab
+Once per session: a Celery worker and the ASGI server, started as the lab
 starts them, on the embedded Redis of ``tests/conftest.py`` and on the on-disk
 SQLite test database (so they see what a transactional test commits), with a
 private media folder. Browser tests get a fresh Chromium context per test.
@@ -223,20 +223,27 @@ def tts_service(lab_env: dict[str, str], e2e_distillation: dict[str, str], proce
 
 
 @pytest.fixture(scope="session")
-def asgi_server(lab_env: dict[str, str], process_logs: Path) -> Iterator[str]:
-    """The daphne ASGI server (HTTP and websockets) on a free port; yields its base URL."""
+def web_server(lab_env: dict[str, str], process_logs: Path) -> Iterator[tuple[LabProcess, str]]:
+    """The lab's ASGI server (HTTP and websockets), as ``runlab`` starts it, on a free port;
+    yields the process and its base URL."""
     from voicelab.embedded_redis import HOST, free_port
+    from voicelab.supervision import web_argv
 
     port = free_port()
     base_url = f"http://{HOST}:{port}"
-    arguments = ["-m", "daphne", "-b", HOST, "-p", str(port), "voicelab.asgi:application"]
-    server = processes.start("daphne", arguments, env=lab_env, log_dir=process_logs)
+    server = processes.start("web", web_argv(host=HOST, port=port)[1:], env=lab_env, log_dir=process_logs)
     _STARTED.append(server)
     try:
-        server.wait_ready(lambda: processes.http_ok(f"{base_url}/accounts/login/"), timeout=60)
-        yield base_url
+        server.wait_ready(lambda: processes.http_ok(f"{base_url}/accounts/login/"), timeout=90)
+        yield server, base_url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(web_server: tuple[LabProcess, str]) -> str:
+    """The base URL of the lab's ASGI server."""
+    return web_server[1]
 
 
 # ---- data ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The lab's real processes for end-to-end tests: a Celery worker and the daphne ASGI server.
+"""The lab's real processes for end-to-end tests: a Celery worker and the ASGI server.
 
 Each process logs to its own file; when one dies or never gets ready, the error
 carries the end of that log so the failure explains itself.

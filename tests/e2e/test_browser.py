@@ -1,4 +1,4 @@
-"""The workspace in a real Chromium, against daphne, the Celery worker and the embedded Redis."""
+"""The workspace in a real Chromium, against the ASGI server, the Celery worker and the embedded Redis."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_annotator_logs_in_and_the_page_loads_its_scripts_and_websocket(
     workspace.log_in(lab_annotator.username, ANNOTATOR_PASSWORD)
     expect(workspace.page).to_have_url(re.compile(r"/labeling/$"))
     expect(workspace.page.locator(".whoami")).to_contain_text(lab_annotator.username)
-    for path in STATIC_SCRIPTS:  # daphne serves no static files itself: WhiteNoise must
+    for path in STATIC_SCRIPTS:  # the ASGI server serves no static files itself: WhiteNoise must
         assert workspace.page.request.get(path).ok, path
     assert workspace.page.evaluate("() => typeof htmx") == "object"
     workspace.page.wait_for_function("window.__voicelabWsOpen === true")

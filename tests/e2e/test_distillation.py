@@ -1,5 +1,5 @@
 """Distillation runs on a real Celery worker (solo pool, the ``distillation`` queue) against the
-embedded Redis, watched over the real websocket of the daphne server; and a worker killed
+embedded Redis, watched over the real websocket of the ASGI server; and a worker killed
 with SIGKILL mid-run, whose run resumes from its checkpoint when the worker starts again."""
 
 from __future__ import annotations
