@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (login required)."""
+"""ASGI entry point: HTTP through Django (bodies over their page's limit refused unread),
+websockets through Channels (login required)."""
 
 import os
 
@@ -11,11 +12,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from voicelab.body_limit import BodySizeLimit  # noqa: E402
 from voicelab.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
