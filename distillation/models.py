@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from distillation.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths
 
@@ -54,6 +55,11 @@ class DistillationRun(models.Model):
     error = models.TextField(blank=True)
     report = models.JSONField(null=True, blank=True, help_text="Stage 3's validation report.")
     deployed_at = models.DateTimeField(null=True, blank=True)
+    # Stage 1 and Stage 3 are one task each: when it was queued (None: the queue could not be
+    # reached, the sweep queues it), and the lease of the worker running it (see StyleRun).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -84,6 +90,11 @@ class DistillationRun(models.Model):
         return self.status in FINISHED
 
 
+def worker_lost(now: datetime) -> Q:
+    """Running under a lease that has run out (or none): its worker is gone."""
+    return Q(status=Status.RUNNING) & (Q(lease_until__lt=now) | Q(lease_until__isnull=True))
+
+
 class StyleRun(models.Model):
     """One style's walk within a run: its own Celery task, progress and best score."""
 
@@ -112,6 +123,10 @@ class StyleRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.style} of run {self.run_id}"
+
+    def has_lost_worker(self, now: datetime) -> bool:
+        """``worker_lost`` for a walk already in memory."""
+        return self.status == Status.RUNNING and (self.lease_until is None or self.lease_until < now)
 
     @property
     def progress(self) -> float:

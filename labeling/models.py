@@ -140,6 +140,9 @@ class Recording(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # When its validation was last put on the queue: None while the queue could not be reached.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    validation_attempts = models.PositiveIntegerField(default=0)
     validated_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     sample_rate = models.PositiveIntegerField(null=True, blank=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from distillation.engine.config import STYLES
 from labeling.models import Category, Recording, Sentence
@@ -96,3 +98,11 @@ def category_progress() -> list[CategoryProgress]:
         CategoryProgress(category=c, total=c.total, labeled=c.labeled, recorded=c.recorded, validated=c.validated)
         for c in rows
     ]
+
+
+def takes_to_queue(*, stale_after: timedelta) -> list[int]:
+    """Pending takes whose validation never reached the queue, or was queued longer ago than
+    ``stale_after`` (its worker died, or the queue lost it): the sweep queues them again."""
+    stale = timezone.now() - stale_after
+    pending = Recording.objects.filter(status=Recording.Status.PENDING)
+    return list(pending.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale)).values_list("pk", flat=True))

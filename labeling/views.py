@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,7 +22,11 @@ from labeling.services.corpus import SHARVARD_ATTRIBUTION
 from labeling.services.exchange import ExchangeError, export_records, import_export, write_export_zip
 from labeling.services.labels import apply_suggestions, set_style_label
 from labeling.services.takes import TakeRejected, add_take
+from labeling.tasks import queue_validation
 from voicelab.responses import error_response, form_error
+
+
+WAITING_FOR_WORKER = "Saved. The validation queue cannot be reached right now: the take will be validated when it is back."
 
 
 def _filter_form(data: object, form_class: type[WorkspaceFilterForm] = WorkspaceFilterForm) -> WorkspaceFilterForm:
@@ -112,7 +117,7 @@ def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
         return error_response(request, form_error(form))
     data = form.cleaned_data
     try:
-        add_take(
+        take = add_take(
             sentence=sentence,
             upload=data["audio"],
             user=request.user,
@@ -122,8 +127,12 @@ def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
         )
     except (TakeRejected, UnknownStyleError) as exc:
         return error_response(request, str(exc))
+    queued = queue_validation(take.pk)
     sentence.refresh_from_db()
-    return render(request, "labeling/_take_cell.html", {"sentence": sentence}, status=201)
+    response = render(request, "labeling/_take_cell.html", {"sentence": sentence}, status=201)
+    if not queued:
+        response["HX-Trigger"] = json.dumps({"voicelab:notice": WAITING_FOR_WORKER})
+    return response
 
 
 @require_GET

@@ -28,6 +28,9 @@
     toast(plain && xhr.responseText ? xhr.responseText : `The server refused the request (HTTP ${xhr.status}).`);
   });
   document.addEventListener("htmx:sendError", () => toast("The lab could not be reached: check the connection and try again."));
+  // A request that worked but has something to say (HX-Trigger: {"voicelab:notice": "..."}).
+  const NOTICE = "voicelab:notice";
+  document.addEventListener(NOTICE, (event) => toast(event.detail.value, "info"));
 
   // ---- keyboard navigation --------------------------------------------------------------
   function rows() { return Array.from(document.querySelectorAll(".sentence-row")); }
@@ -138,6 +141,8 @@
     if (!response.ok) { toast(body || `Upload refused (HTTP ${response.status}).`); return; }
     const cell = document.getElementById("take-" + row.dataset.sentenceId);
     if (cell) { cell.outerHTML = body; htmx.process(document.getElementById("take-" + row.dataset.sentenceId)); }
+    const notice = JSON.parse(response.headers.get("HX-Trigger") || "{}")[NOTICE];
+    if (notice) toast(notice, "info");
   }
 
   async function toggleRecording(row) {

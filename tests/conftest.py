@@ -29,7 +29,26 @@ GREETING = "Buenos días, gracias por llamar a nuestro servicio."
 SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared"
 SHARVARD_FILE = SHARED_DIR / "corpus" / "sharvard_sentences.txt"
 
-_redis: subprocess.Popen | None = None
+class SessionRedis:
+    """The session's embedded Redis, which a fault test may stop and start again (same port,
+    same append-only file, so what was queued survives as it would in the lab)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port, self.data_dir = embedded_redis.free_port(), data_dir
+        self.url = f"redis://{embedded_redis.HOST}:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = embedded_redis.start(port=self.port, data_dir=self.data_dir)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+_redis: SessionRedis | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,9 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from voicelab.celery import app
 
     base = Path(config.rootpath) / "data" / "test-run"
-    port = embedded_redis.free_port()
-    _redis = embedded_redis.start(port=port, data_dir=base / "redis")
-    url = f"redis://{embedded_redis.HOST}:{port}/0"
+    _redis = SessionRedis(base / "redis")
+    _redis.start()
+    url = _redis.url
     media = base / "media"
     media.mkdir(parents=True, exist_ok=True)
     # Subprocesses (worker, ASGI server) read the environment; this process patches settings.
@@ -56,8 +75,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _redis is not None:
-        _redis.terminate()
-        _redis.wait(timeout=10)
+        _redis.stop()
+
+
+@pytest.fixture
+def session_redis() -> Iterator[SessionRedis]:
+    """The session's Redis, for tests that stop it; running again after the test whatever happened."""
+    assert _redis is not None
+    try:
+        yield _redis
+    finally:
+        if _redis.process is None:
+            _redis.start()
 
 
 @pytest.fixture

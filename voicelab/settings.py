@@ -154,10 +154,28 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TRACK_STARTED = True
 # Distillation runs go to their own queue so GPU machines can serve it alone
 # (`celery -A voicelab worker -Q distillation --pool solo`); `runlab` starts one of each.
-CELERY_TASK_ROUTES = {"distillation.tasks.*": {"queue": "distillation"}}
-# A walk runs for hours: an unacknowledged message must not be handed to a second worker
-# meanwhile (a dead worker's walks are resumed when a worker starts, see distillation.tasks).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 24 * 3600}
+CELERY_TASK_ROUTES = {
+    # The recovery sweep must not wait behind a walk on a solo distillation worker.
+    "distillation.tasks.recover_orphans": {"queue": "celery"},
+    "distillation.tasks.*": {"queue": "distillation"},
+}
+# A message a dead worker took is handed out again after this long. Validations take seconds;
+# the distillation tasks are acknowledged when they start and hold a lease in the database
+# instead (a dead worker's stages and walks are recovered by the sweep, see distillation.tasks),
+# so no task waits on this for hours.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("VOICELAB_VISIBILITY_TIMEOUT", "300"))}
+# Publishing gives up after about a second when Redis is down: the caller records it and the
+# sweep queues the work once Redis is back, instead of a request hanging or failing.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# The sweeps (``runlab`` starts one celery beat): pending takes never queued, or queued longer
+# than VOICELAB_PENDING_REQUEUE_SECONDS ago, are queued again; orphaned runs are recovered.
+VOICELAB_SWEEP_SECONDS = float(os.environ.get("VOICELAB_SWEEP_SECONDS", "60"))
+VOICELAB_PENDING_REQUEUE_SECONDS = float(os.environ.get("VOICELAB_PENDING_REQUEUE_SECONDS", "180"))
+CELERY_BEAT_SCHEDULE = {
+    "queue-pending-takes": {"task": "labeling.tasks.queue_pending_takes", "schedule": VOICELAB_SWEEP_SECONDS},
+    "recover-distillation": {"task": "distillation.tasks.recover_orphans", "schedule": VOICELAB_SWEEP_SECONDS},
+}
 
 CHANNEL_LAYERS = {
     "default": {

@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum
 
 import torch
@@ -33,7 +33,7 @@ from distillation.engine.reference import NotEnoughMaterial
 from distillation.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
 from distillation.engine.teacher import TeacherError
 from distillation.engine.voices import VoiceError
-from distillation.models import FINISHED, DistillationRun, Status, StyleRun
+from distillation.models import FINISHED, DistillationRun, Status, StyleRun, worker_lost
 from distillation.services.live import StepRecorder, announce, broadcast
 from distillation.services.material import labeled_clips, style_sentences
 from distillation.services.teacher import configured_teacher
@@ -59,8 +59,7 @@ def _unexpected(exc: Exception) -> str:
 
 
 def _fail(run: DistillationRun, message: str) -> None:
-    run.status, run.error, run.finished_at = Status.FAILED, message, timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
+    _end_stage(run, status=Status.FAILED, error=message, finished_at=timezone.now())
     run.style_runs.exclude(status__in=FINISHED).update(status=Status.FAILED, error=message)
     announce(run)
 
@@ -68,11 +67,31 @@ def _fail(run: DistillationRun, message: str) -> None:
 # ---- Stage 1 ------------------------------------------------------------------------------------
 
 
-def prepare(*, run_id: int, enqueue_walk: Callable[[int], None]) -> None:
+def claim_stage(*, run_id: int, stage: str, worker: str) -> DistillationRun | None:
+    """Take the run's Stage 1 or Stage 3 for ``worker`` unless a live worker holds it, it is
+    past that stage (a repeated task) or it is gone."""
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    taken = (
+        DistillationRun.objects.filter(free, pk=run_id, stage=stage)
+        .exclude(status__in=FINISHED)
+        .update(worker=worker, lease_until=now + LEASE)
+    )
+    return DistillationRun.objects.get(pk=run_id) if taken else None
+
+
+def _end_stage(run: DistillationRun, **fields: object) -> None:
+    """Save the stage's outcome and give up its lease."""
+    for name, value in {**fields, "lease_until": None, "worker": ""}.items():
+        setattr(run, name, value)
+    run.save(update_fields=list({**fields, "lease_until": None, "worker": ""}))
+
+
+def prepare(*, run_id: int, worker: str, enqueue_walk: Callable[[int], None]) -> None:
     """Stage 1 for every style of the run, then one walk task per style."""
-    run = DistillationRun.objects.filter(pk=run_id).first()
-    if run is None or run.is_finished or run.stage != DistillationRun.Stage.REFERENCE:
-        return  # already done (a repeated task), or gone
+    run = claim_stage(run_id=run_id, stage=DistillationRun.Stage.REFERENCE, worker=worker)
+    if run is None:
+        return  # done already (a repeated task), running elsewhere, or gone
     if run.cancel_requested:
         return _cancel_queued(run)
     run.status, run.started_at = Status.RUNNING, run.started_at or timezone.now()
@@ -80,17 +99,17 @@ def prepare(*, run_id: int, enqueue_walk: Callable[[int], None]) -> None:
     announce(run)
     config = run.pipeline_config()
     try:
-        if run.source == DistillationRun.Source.F5:
-            teacher = configured_teacher(reference_audio=run.reference_audio.path, reference_text=run.reference_text)
-            teacher_stage(config, teacher, style_sentences(styles=config.styles))
-        else:
-            reference_stage(config, labeled_clips(styles=config.styles))
+        with _lease(DistillationRun, run.pk, worker):
+            if run.source == DistillationRun.Source.F5:
+                teacher = configured_teacher(reference_audio=run.reference_audio.path, reference_text=run.reference_text)
+                teacher_stage(config, teacher, style_sentences(styles=config.styles))
+            else:
+                reference_stage(config, labeled_clips(styles=config.styles))
     except CLEAR_ERRORS as exc:
         return _fail(run, f"Stage 1: {exc}")
     except Exception as exc:
         return _fail(run, f"Stage 1: {_unexpected(exc)}")
-    run.stage = DistillationRun.Stage.EVOLVE
-    run.save(update_fields=["stage"])
+    _end_stage(run, stage=DistillationRun.Stage.EVOLVE)
     announce(run)
     for style_run in run.style_runs.all():
         enqueue_walk(style_run.pk)
@@ -125,24 +144,22 @@ def claim(*, style_run_id: int, worker: str) -> Claim:
 
 
 @contextmanager
-def _lease(style_run: StyleRun) -> Iterator[None]:
-    """Renew the walk's lease from a thread while the walk runs (the walk itself may be
-    busy for minutes without a step, e.g. in its start-point search)."""
+def _lease(model: type[DistillationRun] | type[StyleRun], pk: int, worker: str) -> Iterator[None]:
+    """Renew a walk's or a stage's lease from a thread while it runs (the work itself may be
+    busy for minutes without a step, e.g. in a walk's start-point search)."""
     stop = threading.Event()
 
     def renew() -> None:
         try:
             while not stop.wait(RENEW_SECONDS):
                 try:
-                    StyleRun.objects.filter(pk=style_run.pk, worker=style_run.worker).update(
-                        lease_until=timezone.now() + LEASE
-                    )
+                    model.objects.filter(pk=pk, worker=worker).update(lease_until=timezone.now() + LEASE)
                 except DatabaseError as exc:  # a busy database: the next renewal comes before the lease ends
-                    log.warning("Could not renew the lease of walk %s: %s", style_run.pk, exc)
+                    log.warning("Could not renew the lease of %s %s: %s", model.__name__, pk, exc)
         finally:
             close_old_connections()
 
-    thread = threading.Thread(target=renew, name=f"lease-{style_run.pk}", daemon=True)
+    thread = threading.Thread(target=renew, name=f"lease-{model.__name__}-{pk}", daemon=True)
     thread.start()
     try:
         yield
@@ -195,7 +212,7 @@ def evolve(*, style_run_id: int, worker: str) -> Claim:
     config = run.pipeline_config()
     try:
         assets = require(settings.VOICELAB_MODELS_DIR)
-        with _lease(style_run), SynthesisPool(assets, SynthesisConfig.for_device(throughput=True)) as pool:
+        with _lease(StyleRun, style_run.pk, style_run.worker), SynthesisPool(assets, SynthesisConfig.for_device(throughput=True)) as pool:
             evolution = Evolution(config, assets, pool)
             watcher = _Watcher(style_run, ProsodyPreview(run.paths, style_run.style, pool.synthesize_many))
             state = evolution.run(style_run.style, resume=evolution.checkpoint(style_run.style).is_file(),
@@ -238,16 +255,20 @@ def _set_run_status(run: DistillationRun) -> None:
         elif run.cancel_requested or Status.CANCELLED in statuses:
             run.status, run.finished_at = Status.CANCELLED, timezone.now()
         else:
-            run.stage = DistillationRun.Stage.VALIDATE
+            run.stage, run.queued_at = DistillationRun.Stage.VALIDATE, None
             transaction.on_commit(lambda: _enqueue_validation(run.pk))
         run.save()
     announce(run)
 
 
 def _enqueue_validation(run_id: int) -> None:
-    from distillation.tasks import validate_run  # the tasks module imports this one
+    from distillation.tasks import queue_stage, validate_run  # the tasks module imports this one
 
-    validate_run.delay(run_id)
+    queue_stage(validate_run, run_id)
+
+
+def mark_stage_queued(*, run_id: int) -> None:
+    DistillationRun.objects.filter(pk=run_id).update(queued_at=timezone.now())
 
 
 def _cancel_queued(run: DistillationRun) -> None:
@@ -260,21 +281,21 @@ def _cancel_queued(run: DistillationRun) -> None:
 # ---- Stage 3 ------------------------------------------------------------------------------------
 
 
-def validate(*, run_id: int) -> None:
+def validate(*, run_id: int, worker: str) -> None:
     """Stage 3 over the run's evolved voices; the report is stored on the run."""
-    run = DistillationRun.objects.filter(pk=run_id).first()
-    if run is None or run.is_finished or run.stage != DistillationRun.Stage.VALIDATE:
+    run = claim_stage(run_id=run_id, stage=DistillationRun.Stage.VALIDATE, worker=worker)
+    if run is None:
         return
     try:
-        assets = require(settings.VOICELAB_MODELS_DIR)
-        synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
-        report = validate_stage(run.pipeline_config(), synthesizer)
+        with _lease(DistillationRun, run.pk, worker):
+            assets = require(settings.VOICELAB_MODELS_DIR)
+            synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
+            report = validate_stage(run.pipeline_config(), synthesizer)
     except CLEAR_ERRORS as exc:
         return _fail(run, f"Stage 3: {exc}")
     except Exception as exc:
         return _fail(run, f"Stage 3: {_unexpected(exc)}")
-    run.report, run.stage, run.status, run.finished_at = report, DistillationRun.Stage.DONE, Status.SUCCEEDED, timezone.now()
-    run.save(update_fields=["report", "stage", "status", "finished_at"])
+    _end_stage(run, report=report, stage=DistillationRun.Stage.DONE, status=Status.SUCCEEDED, finished_at=timezone.now())
     announce(run)
 
 
@@ -283,18 +304,24 @@ def validate(*, run_id: int) -> None:
 
 @dataclass(frozen=True)
 class Recovered:
+    """What the recovery found to queue again: walks to resume, and runs' Stage 1 and Stage 3."""
+
     style_run_ids: list[int]
+    prepare_run_ids: list[int] = field(default_factory=list)
+    validate_run_ids: list[int] = field(default_factory=list)
 
 
 def interrupt_orphans(*, worker: str | None = None) -> Recovered:
-    """Mark walks whose worker is gone as interrupted: those of ``worker`` (which has just
-    started, so it runs none of them) and any whose lease has expired.
+    """Recover what dead workers left: those of ``worker`` (which has just started, so it
+    runs nothing yet) and any whose lease has expired.
 
-    A walk whose worker died under it ``MAX_WALK_ATTEMPTS`` times is failed instead: the
-    walk itself probably kills its worker, and resuming it again would only do so again.
+    Their walks are marked interrupted, to resume from their checkpoints; a walk whose
+    worker died under it ``MAX_WALK_ATTEMPTS`` times is failed instead: the walk itself
+    probably kills its worker, and resuming it again would only do so again. Stage 1 and
+    Stage 3 tasks whose worker died, or that never reached the queue, are queued again.
     """
     now = timezone.now()
-    gone = Q(status=Status.RUNNING) & (Q(lease_until__lt=now) | Q(lease_until__isnull=True))
+    gone = worker_lost(now)
     if worker:
         gone |= Q(status=Status.RUNNING, worker=worker)
     orphans = list(StyleRun.objects.filter(gone).select_related("run"))
@@ -312,4 +339,19 @@ def interrupt_orphans(*, worker: str | None = None) -> Recovered:
             resumable.append(style_run.pk)
     for run in {style_run.run for style_run in orphans}:
         _set_run_status(run)
-    return Recovered(resumable)
+    return Recovered(resumable, *_stages_to_queue(now, worker))
+
+
+def _stages_to_queue(now: datetime, worker: str | None) -> tuple[list[int], list[int]]:
+    """Runs whose Stage 1 or 3 lost its worker (lease expired) or never reached the queue."""
+    lost = Q(lease_until__lt=now) | Q(lease_until__isnull=True, queued_at__isnull=True)
+    if worker:
+        lost |= Q(worker=worker)
+    runs = DistillationRun.objects.exclude(status__in=FINISHED).filter(lost)
+    stages = dict(runs.filter(stage__in=[DistillationRun.Stage.REFERENCE, DistillationRun.Stage.VALIDATE])
+                  .values_list("pk", "stage"))  # fmt: skip
+    DistillationRun.objects.filter(pk__in=stages).update(lease_until=None, worker="")
+    return (
+        [pk for pk, stage in stages.items() if stage == DistillationRun.Stage.REFERENCE],
+        [pk for pk, stage in stages.items() if stage == DistillationRun.Stage.VALIDATE],
+    )

@@ -19,6 +19,7 @@ from distillation.engine.pipeline import deploy_stage
 from distillation.engine.prosody import speech_frames
 from distillation.engine.tts_client import TTSClient
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun
+from distillation.services.execution import interrupt_orphans
 from distillation.services.live import announce
 from distillation.services.material import material
 from distillation.services.teacher import teacher_problem
@@ -69,8 +70,12 @@ def launch_run(
     reference_audio: UploadedFile | None = None,
     reference_text: str = "",
 ) -> DistillationRun:
-    """Create the run and queue its Stage 1; refused with every reason when it cannot start."""
-    from distillation.tasks import prepare_run
+    """Create the run and queue its Stage 1; refused with every reason when it cannot start.
+
+    If the queue cannot be reached, the run stays queued and the recovery sweep queues
+    its Stage 1 once the queue is back (see ``distillation.tasks``).
+    """
+    from distillation.tasks import prepare_run, queue_stage
 
     if not styles:
         raise LaunchRefused("Choose at least one style.")
@@ -95,7 +100,7 @@ def launch_run(
         StyleRun.objects.bulk_create(
             [StyleRun(run=run, style=style, position=i) for i, style in enumerate(run.styles)]
         )
-        transaction.on_commit(lambda: prepare_run.delay(run.pk))
+        transaction.on_commit(lambda: queue_stage(prepare_run, run.pk))
     return run
 
 
@@ -116,9 +121,11 @@ def cancel_run(*, run: DistillationRun) -> DistillationRun:
 
 
 def resume_run(*, run: DistillationRun) -> list[StyleRun]:
-    """Queue the interrupted walks again; each resumes from its last checkpoint."""
+    """Queue the interrupted walks again (those whose worker is gone included); each resumes
+    from its last checkpoint."""
     from distillation.tasks import evolve_style
 
+    interrupt_orphans()
     interrupted = list(run.style_runs.filter(status=Status.INTERRUPTED))
     if not interrupted:
         raise LaunchRefused(f"Run {run.pk} has no interrupted walk to resume.")

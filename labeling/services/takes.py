@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from distillation.engine.audio import AudioError, accepted_extensions, read_audio, write_wav
@@ -27,6 +27,7 @@ TAKES_GROUP = "labeling.takes"
 # Median of the speaker's most recent neutral takes: enough to be stable, recent enough
 # to follow a voice that changes over a long labeling campaign.
 BASELINE_TAKES = 20
+MAX_VALIDATION_ATTEMPTS = 3
 
 
 class TakeRejected(ValueError):
@@ -65,7 +66,7 @@ def add_take(
     speaker: str | None = None,
     source: str = Recording.Source.UPLOAD,
 ) -> Recording:
-    """Store a new take as 16-bit mono WAV and queue its validation.
+    """Store a new take as 16-bit mono WAV, pending its validation (the caller queues it).
 
     Nothing is written unless the file is readable audio within the limits; earlier
     takes and the sentence's active take are left as they are until this one validates.
@@ -95,14 +96,12 @@ def add_take(
         target.parent.mkdir(parents=True, exist_ok=True)
         write_wav(target, audio.samples, audio.sample_rate)
         recording.save()
-        transaction.on_commit(lambda: _queue_validation(recording.pk))
     return recording
 
 
-def _queue_validation(recording_id: int) -> None:
-    from labeling.tasks import validate_recording
-
-    validate_recording.delay(recording_id)
+def mark_queued(*, recording_ids: list[int]) -> None:
+    """Record that these takes' validations are on the queue now."""
+    Recording.objects.filter(pk__in=recording_ids, status=Recording.Status.PENDING).update(queued_at=timezone.now())
 
 
 def _speaker_baseline(recording: Recording) -> Prosody | None:
@@ -116,16 +115,18 @@ def _speaker_baseline(recording: Recording) -> Prosody | None:
 
 
 def validate_take(*, recording: Recording) -> Recording:
-    """Assess a take against the signal checks and its style's profile; promote it if usable."""
+    """Assess a take against the signal checks and its style's profile; promote it if usable.
+
+    A pending take's start is counted first, in its own transaction: one whose validation
+    has killed the worker ``MAX_VALIDATION_ATTEMPTS`` times is failed instead of retried forever.
+    """
+    if recording.status == Recording.Status.PENDING and _count_attempt(recording) > MAX_VALIDATION_ATTEMPTS:
+        return _fail_validation(recording, f"Validating this take stopped the worker {MAX_VALIDATION_ATTEMPTS} "
+                                           "times, so it is not tried again. The file is kept; record the sentence again.")  # fmt: skip
     try:
         audio = read_audio(recording.audio.path)
     except (AudioError, OSError) as exc:
-        recording.status = Recording.Status.FAILED
-        recording.error = f"The stored audio could not be read: {exc}"
-        recording.validated_at = timezone.now()
-        recording.save(update_fields=["status", "error", "validated_at"])
-        _notify(recording)
-        return recording
+        return _fail_validation(recording, f"The stored audio could not be read: {exc}")
 
     assessment = assess_take(
         audio, text=recording.sentence.text, style=recording.style, baseline=_speaker_baseline(recording)
@@ -145,6 +146,19 @@ def validate_take(*, recording: Recording) -> Recording:
         recording.save()
         if assessment.usable and _is_newest_usable(recording):
             promote_take(recording=recording)
+    _notify(recording)
+    return recording
+
+
+def _count_attempt(recording: Recording) -> int:
+    Recording.objects.filter(pk=recording.pk).update(validation_attempts=F("validation_attempts") + 1)
+    recording.refresh_from_db(fields=["validation_attempts"])
+    return recording.validation_attempts
+
+
+def _fail_validation(recording: Recording, message: str) -> Recording:
+    recording.status, recording.error, recording.validated_at = Recording.Status.FAILED, message, timezone.now()
+    recording.save(update_fields=["status", "error", "validated_at"])
     _notify(recording)
     return recording
 

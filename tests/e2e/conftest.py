@@ -121,6 +121,8 @@ def lab_env(django_db_setup: None, e2e_media: Path, e2e_distillation: dict[str, 
         "DATABASE_URL": _test_database_url(connection.settings_dict),
         "VOICELAB_MEDIA_ROOT": str(e2e_media),
         "VOICELAB_DISTILLATION_ALPHAS": "0",  # a start-point search the suite can afford
+        # A take queued this long ago and still pending is queued again by the sweep (the lab: minutes).
+        "VOICELAB_PENDING_REQUEUE_SECONDS": "5",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop(ASYNC_UNSAFE, None)
@@ -143,30 +145,13 @@ def process_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e-logs")
 
 
-@pytest.fixture(scope="session")
-def celery_worker(lab_env: dict[str, str], process_logs: Path) -> Iterator[LabProcess]:
-    """A real Celery worker (solo pool) consuming the session's Redis queue."""
-    from voicelab.celery import app
+class Worker:
+    """A Celery worker (solo pool) as ``runlab`` starts one, on the given queues; a test may
+    freeze or kill it (SIGKILL) and start it again under the same name."""
 
-    hostname = f"e2e-{os.getpid()}@localhost"
-    arguments = ["-m", "celery", "-A", "voicelab", "worker", "--pool", "solo", "--loglevel", "INFO",
-                 "--hostname", hostname, "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
-    worker = processes.start("worker", arguments, env=lab_env, log_dir=process_logs)
-    _STARTED.append(worker)
-    try:
-        worker.wait_ready(lambda: bool(app.control.ping(destination=[hostname], timeout=0.5)), timeout=60)
-        yield worker
-    finally:
-        worker.stop()
-
-
-class Distiller:
-    """The distillation worker (solo pool, ``distillation`` queue), as ``runlab`` starts it;
-    a test may kill it (SIGKILL) and start it again under the same name."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir = env, log_dir
-        self.hostname = f"distiller-{os.getpid()}@localhost"
+    def __init__(self, name: str, queues: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.queues, self.env, self.log_dir = name, queues, env, log_dir
+        self.hostname = f"{name}-{os.getpid()}@localhost"
         self.process: LabProcess | None = None
         self.starts = 0
 
@@ -174,38 +159,77 @@ class Distiller:
         from voicelab.celery import app
 
         self.starts += 1
-        arguments = ["-m", "celery", "-A", "voicelab", "worker", "--pool", "solo", "--queues", "distillation",
+        arguments = ["-m", "celery", "-A", "voicelab", "worker", "--pool", "solo", "--queues", self.queues,
                      "--loglevel", "INFO", "--hostname", self.hostname, "--without-gossip", "--without-mingle",
                      "--without-heartbeat"]  # fmt: skip
-        self.process = processes.start(f"distiller-{self.starts}", arguments, env=self.env, log_dir=self.log_dir)
+        self.process = processes.start(f"{self.name}-{self.starts}", arguments, env=self.env, log_dir=self.log_dir)
         _STARTED.append(self.process)
-        self.process.wait_ready(lambda: bool(app.control.ping(destination=[self.hostname], timeout=0.5)), timeout=60)
+        # Generous: a loaded 2-core machine has taken more than 60 s to start a worker.
+        self.process.wait_ready(lambda: bool(app.control.ping(destination=[self.hostname], timeout=0.5)), timeout=180)
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        self.process.popen.send_signal(number)
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no acknowledgement, as when a machine loses power."""
-        assert self.process is not None
-        self.process.popen.send_signal(signal.SIGKILL)
+        self.signal(signal.SIGKILL)
         self.process.popen.wait(timeout=10)
 
-    def ensure_running(self) -> None:
+    def ensure_running(self) -> LabProcess:
         if self.process is None or self.process.popen.poll() is not None:
             self.start()
+        return self.process
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
 
 
 @pytest.fixture(scope="session")
-def distiller(lab_env: dict[str, str], process_logs: Path, kokoro_assets) -> Iterator[Distiller]:
-    worker = Distiller(lab_env, process_logs)
+def labeling_worker(lab_env: dict[str, str], process_logs: Path) -> Iterator[Worker]:
+    """The validation worker (``celery`` queue), started by the tests that need it."""
+    worker = Worker("worker", "celery", lab_env, process_logs)
     try:
         yield worker
     finally:
-        if worker.process is not None:
-            worker.process.stop()
+        worker.stop()
 
 
 @pytest.fixture
-def running_distiller(distiller: Distiller) -> Distiller:
+def celery_worker(labeling_worker: Worker) -> LabProcess:
+    """The validation worker, running (started again if an earlier test killed it)."""
+    return labeling_worker.ensure_running()
+
+
+@pytest.fixture(scope="session")
+def distiller(lab_env: dict[str, str], process_logs: Path, kokoro_assets) -> Iterator[Worker]:
+    worker = Worker("distiller", "distillation", lab_env, process_logs)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def running_distiller(distiller: Worker) -> Worker:
     distiller.ensure_running()
     return distiller
+
+
+@pytest.fixture
+def beat(lab_env: dict[str, str], process_logs: Path, tmp_path: Path) -> Iterator[LabProcess]:
+    """celery beat as ``runlab`` starts it, its sweeps every 2 s instead of every minute."""
+    from voicelab.supervision import celery_argv
+
+    arguments = celery_argv("beat", "--loglevel", "INFO", "--schedule", str(tmp_path / "celerybeat-schedule"))[1:]
+    process = processes.start("beat", arguments, env={**lab_env, "VOICELAB_SWEEP_SECONDS": "2"}, log_dir=process_logs)
+    _STARTED.append(process)
+    try:
+        process.wait_ready(lambda: "Sending due task" in process.tail(200), timeout=120)
+        yield process
+    finally:
+        process.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from distillation.models import DistillationRun, EvolutionStep, Status, StyleRun
 from distillation.services.runs import launch_run
 
-from .conftest import Distiller
+from .conftest import Worker
 from .processes import wait_until
 from .runs import RunSocket
 
@@ -26,7 +26,7 @@ def neutral_material(validated_takes: Callable[..., None]) -> None:
 
 
 def test_a_short_run_end_to_end_with_its_steps_on_the_websocket(
-    running_distiller: Distiller, asgi_server: str, neutral_material: None, operator
+    running_distiller: Worker, asgi_server: str, neutral_material: None, operator
 ) -> None:
     run = launch_run(user=operator, styles=["neutral"], steps=4, seed=11)
     socket = RunSocket.as_user(asgi_server, run.pk, operator)
@@ -47,7 +47,7 @@ def test_a_short_run_end_to_end_with_its_steps_on_the_websocket(
 
 
 def test_a_worker_killed_mid_run_resumes_it_from_the_checkpoint(
-    running_distiller: Distiller, asgi_server: str, neutral_material: None, operator
+    running_distiller: Worker, asgi_server: str, neutral_material: None, operator
 ) -> None:
     steps = 30
     run = launch_run(user=operator, styles=["neutral"], steps=steps, seed=12)

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from .conftest import Distiller
+from .conftest import Worker
 from .lab import ANNOTATOR_PASSWORD, OPERATOR_PASSWORD
 from .workspace import Workspace
 
@@ -35,7 +35,7 @@ def chart_points(page: Page, style: str) -> int:
 
 
 def test_an_operator_launches_watches_validates_deploys_and_switches(
-    page: Page, lab_operator: User, validated_takes: Callable[..., None], running_distiller: Distiller,
+    page: Page, lab_operator: User, validated_takes: Callable[..., None], running_distiller: Worker,
     tts_service: str, screenshot_dir: Path,
 ) -> None:  # fmt: skip
     validated_takes("neutral")

@@ -12,7 +12,7 @@ from django.db.models import Max
 
 from labeling.models import Recording
 from labeling.services.takes import add_take
-from labeling.tasks import validate_recording
+from labeling.tasks import queue_validation, validate_recording
 
 from .lab import sentence, wait_for_validation
 from .processes import LabProcess
@@ -32,6 +32,7 @@ def queue_take(
         label(sentence_id, style)
         take = add_take(sentence=sentence(sentence_id), upload=wav_upload(), user=lab_annotator)
         assert take.status == Recording.Status.PENDING
+        assert queue_validation(take.pk)
         return take
 
     return make

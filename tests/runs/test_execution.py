@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def launched(operator, *, steps: int) -> tuple[DistillationRun, StyleRun]:
     run = launch_run(user=operator, styles=["neutral"], steps=steps, seed=3)
     walks: list[int] = []
-    prepare(run_id=run.pk, enqueue_walk=walks.append)
+    prepare(run_id=run.pk, worker="test@here", enqueue_walk=walks.append)
     run.refresh_from_db()
     assert run.stage == DistillationRun.Stage.EVOLVE and run.status == Status.RUNNING, run.error
     return run, StyleRun.objects.get(pk=walks[0])
@@ -60,7 +60,7 @@ def test_a_run_goes_from_recordings_to_a_report(
     assert any(m["type"] == "run.preview" for m in messages)
     assert messages[-1]["type"] == "run.status" and messages[-1]["run"]["stage"] == "validate"
 
-    validate(run_id=run.pk)
+    validate(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
     assert run.status == Status.SUCCEEDED and run.stage == DistillationRun.Stage.DONE
     neutral = run.report["styles"]["neutral"]
@@ -156,7 +156,7 @@ def test_stage_1_without_material_fails_the_run_with_the_reason(lab: Path, neutr
     # The takes vanish between the launch and Stage 1 (deleted files are not material).
     for path in Path(lab / "media").rglob("*.wav"):
         path.unlink()
-    prepare(run_id=run.pk, enqueue_walk=lambda pk: pytest.fail("no walk may start"))
+    prepare(run_id=run.pk, worker="test@here", enqueue_walk=lambda pk: pytest.fail("no walk may start"))
     run.refresh_from_db()
     assert run.status == Status.FAILED and run.error.startswith("Stage 1: neutral: Only 0.0 s")
     assert run.style_runs.get().status == Status.FAILED
@@ -171,7 +171,7 @@ def test_a_bug_in_a_stage_fails_the_run_with_one_line_not_a_hung_run(
         raise KeyError("segments")
 
     monkeypatch.setattr(execution, "reference_stage", broken)
-    prepare(run_id=run.pk, enqueue_walk=lambda pk: pytest.fail("no walk may start"))
+    prepare(run_id=run.pk, worker="test@here", enqueue_walk=lambda pk: pytest.fail("no walk may start"))
     run.refresh_from_db()
     assert run.status == Status.FAILED
     assert run.error == "Stage 1: unexpected error (KeyError: 'segments'); the worker's log has the details."
@@ -190,3 +190,23 @@ def test_a_walk_whose_worker_keeps_dying_is_failed_not_resumed_forever(operator,
     assert walk.error.startswith(f"its worker died {execution.MAX_WALK_ATTEMPTS} times in a row")
     run.refresh_from_db()
     assert run.status == Status.FAILED and "died 3 times" in run.error
+
+
+def test_a_stage_is_held_by_one_worker_and_recovered_when_its_worker_dies(operator, lab: Path) -> None:
+    run = make_run(operator)
+    execution.mark_stage_queued(run_id=run.pk)
+    assert execution.interrupt_orphans().prepare_run_ids == []  # queued, waiting for a worker
+    assert execution.claim_stage(run_id=run.pk, stage=DistillationRun.Stage.REFERENCE, worker="a") is not None
+    assert execution.claim_stage(run_id=run.pk, stage=DistillationRun.Stage.REFERENCE, worker="b") is None
+    prepare(run_id=run.pk, worker="b", enqueue_walk=lambda pk: pytest.fail("a's Stage 1 is not run twice"))
+    assert execution.interrupt_orphans().prepare_run_ids == []  # a's lease is live
+    DistillationRun.objects.filter(pk=run.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert execution.interrupt_orphans().prepare_run_ids == [run.pk]  # a died: queued again
+    assert execution.claim_stage(run_id=run.pk, stage=DistillationRun.Stage.REFERENCE, worker="b") is not None
+
+
+def test_a_run_whose_stage_never_reached_the_queue_is_queued_by_the_recovery(operator, lab: Path) -> None:
+    run = make_run(operator)  # launched while the queue was down: never queued
+    assert execution.interrupt_orphans().prepare_run_ids == [run.pk]
+    DistillationRun.objects.filter(pk=run.pk).update(stage=DistillationRun.Stage.VALIDATE)
+    assert execution.interrupt_orphans().validate_run_ids == [run.pk]
