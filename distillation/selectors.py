@@ -5,22 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from distillation.engine.tts_client import TTSClient, TTSUnavailable
-from distillation.models import DistillationRun
+from distillation.models import DistillationRun, Status
 
 RECENT_RUNS = 50
 
 
-def recent_runs() -> QuerySet[DistillationRun]:
-    """The latest runs with their walks."""
-    return DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs")[:RECENT_RUNS]
+def recent_runs() -> list[DistillationRun]:
+    """The latest runs with their walks, as they stand now (see ``as_seen``)."""
+    runs = DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs")[:RECENT_RUNS]
+    return [as_seen(run) for run in runs]
 
 
 def run_with_walks(pk: int) -> DistillationRun | None:
-    return DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs").filter(pk=pk).first()
+    run = DistillationRun.objects.select_related("launched_by").prefetch_related("style_runs").filter(pk=pk).first()
+    return as_seen(run) if run else None
+
+
+def as_seen(run: DistillationRun) -> DistillationRun:
+    """The run with a walk whose worker is gone (lease expired) shown as interrupted, as the
+    recovery will mark it, so it can be resumed from the page before then. Nothing is saved."""
+    now = timezone.now()
+    lost = [walk for walk in run.style_runs.all() if walk.has_lost_worker(now)]
+    for walk in lost:
+        walk.status = Status.INTERRUPTED
+    if lost and run.status == Status.RUNNING:
+        run.status = Status.INTERRUPTED
+    return run
 
 
 def files_url(run: DistillationRun) -> str:

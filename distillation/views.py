@@ -17,7 +17,6 @@ from distillation.engine.deploy import DeployError
 from distillation.engine.tts_client import TTSUnavailable
 from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm
 from distillation.models import DistillationRun
-from distillation.services.execution import interrupt_orphans
 from distillation.services.material import material
 from distillation.services.runs import (
     LaunchRefused,
@@ -48,7 +47,6 @@ def _run_or_404(pk: int) -> DistillationRun:
 @require_GET
 @can_view
 def run_list(request: HttpRequest) -> HttpResponse:
-    interrupt_orphans()  # walks whose worker died (lease expired) show, and can be resumed, as interrupted
     context = {"runs": selectors.recent_runs()}
     template = "distillation/_run_table.html" if request.htmx else "distillation/run_list.html"
     return render(request, template, context)
@@ -97,7 +95,6 @@ def launch_check(request: HttpRequest) -> HttpResponse:
 @require_GET
 @can_view
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    interrupt_orphans()
     run = _run_or_404(pk)
     return render(request, "distillation/run_detail.html", {"run": run, "files": selectors.files_url(run)})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from distillation.models import DistillationRun, Status
 from distillation.services.execution import evolve, prepare, validate
@@ -150,9 +152,9 @@ def test_a_finished_runs_report_ab_and_deploy(operator_client: Client, lab: Path
     assert launched.status_code == 302 and run.status == Status.QUEUED
     assert operator_client.get(reverse("distillation:report", args=[run.pk])).status_code == 404  # not yet
     walks: list[int] = []
-    prepare(run_id=run.pk, enqueue_walk=walks.append)
+    prepare(run_id=run.pk, worker="test@here", enqueue_walk=walks.append)
     evolve(style_run_id=walks[0], worker="test@here")
-    validate(run_id=run.pk)
+    validate(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
 
     page = operator_client.get(reverse("distillation:report", args=[run.pk])).content.decode()
@@ -188,3 +190,21 @@ def test_a_finished_runs_report_ab_and_deploy(operator_client: Client, lab: Path
     assert switched.status_code == 502 and "could not be reached" in switched.content.decode()
     unknown = operator_client.post(reverse("distillation:switch_style"), {"style": "alegre"})
     assert unknown.status_code == 400 and "Unknown style" in unknown.content.decode()
+
+
+def test_pages_show_a_walk_whose_worker_died_as_interrupted_without_writing(
+    operator_client: Client, lab: Path, operator, django_capture_on_commit_callbacks
+) -> None:
+    run = make_run(operator)
+    expired = timezone.now() - timedelta(seconds=1)
+    run.style_runs.update(status=Status.RUNNING, worker="gone@host", lease_until=expired)
+    DistillationRun.objects.filter(pk=run.pk).update(status=Status.RUNNING)
+    for url in (reverse("distillation:runs"), reverse("distillation:run", args=[run.pk])):
+        assert "interrupted" in operator_client.get(url).content.decode()
+    walk = run.style_runs.get()
+    assert walk.status == Status.RUNNING and walk.lease_until == expired, "a GET changed nothing"
+    assert DistillationRun.objects.get(pk=run.pk).status == Status.RUNNING
+
+    with django_capture_on_commit_callbacks() as queued:  # Resume marks it, then queues it
+        operator_client.post(reverse("distillation:resume", args=[run.pk]))
+    assert len(queued) == 1 and run.style_runs.get().status == Status.INTERRUPTED
