@@ -7,7 +7,9 @@ Uploads come from people, so every way a file can be wrong ends in an
 from __future__ import annotations
 
 import io
+import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +29,21 @@ SUPPORTED_FORMATS: tuple[str, ...] = ("WAV", "FLAC", "OGG")
 _FORMAT_ALIASES: dict[str, str] = {"WAVEX": "WAV"}
 
 _ACCEPTED_HINT = "Upload WAV, FLAC or OGG."
+
+# Sample rates. 16 kHz keeps everything speech models use; 8 kHz (telephone band) still
+# works for prosody but loses the upper formants; below 8 kHz speech is unintelligible.
+# 384 kHz is the fastest studio converters run. A header outside 8-384 kHz (a crafted
+# 1 Hz, say) describes no recording, so it is refused before its length is computed.
+MIN_SAMPLE_RATE = 16_000
+MIN_SAMPLE_RATE_FATAL = 8_000
+MAX_SAMPLE_RATE = 384_000
+# Float files may carry overs above full scale (a mix bus before its limiter), a few dB at
+# most. 4x full scale (+12 dBFS) leaves room for those and refuses numbers that are not
+# sound at all (1e30), which would otherwise be stored clipped as if they were a take.
+MAX_PEAK = 4.0
+# Decoding goes a block at a time (4 MB of float32), mixed down as it goes, so memory follows
+# the mono length however many channels a header claims.
+_BLOCK_SAMPLES = 1 << 20
 
 
 class AudioError(ValueError):
@@ -76,17 +93,16 @@ def _read_stream(stream: BinaryIO, max_seconds: float | None) -> Audio:
     try:
         with sf.SoundFile(stream) as sound:
             audio_format = _FORMAT_ALIASES.get(sound.format, sound.format)
-            _check_header(audio_format, sound.frames, sound.samplerate, max_seconds)
-            frames = sound.read(dtype="float32", always_2d=True)
-            channels = sound.channels
-            sample_rate = sound.samplerate
+            _check_format(audio_format, sound.samplerate)
+            _check_length(sound.frames / sound.samplerate, max_seconds)
+            samples = _gather(_blocks(sound), sound.samplerate, max_seconds)
+            return Audio(samples, sound.samplerate, sound.channels, audio_format)
     # TypeError: soundfile's answer when a file *named* .raw has no header to read.
     except (sf.SoundFileError, TypeError) as error:
         raise AudioError(
             "The file is not audio that can be read (corrupt or unsupported format). "
             + _ACCEPTED_HINT
         ) from error
-    return Audio(_mono(frames), sample_rate, channels, audio_format)
 
 
 def _is_empty(stream: BinaryIO) -> bool:
@@ -97,12 +113,18 @@ def _is_empty(stream: BinaryIO) -> bool:
     return is_empty
 
 
-def _check_header(
-    audio_format: str, frames: int, sample_rate: int, max_seconds: float | None
-) -> None:
+def _check_format(audio_format: str, sample_rate: int) -> None:
     if audio_format not in SUPPORTED_FORMATS:
         raise AudioError(f"{audio_format} files are not accepted. {_ACCEPTED_HINT}")
-    seconds = frames / sample_rate
+    if not MIN_SAMPLE_RATE_FATAL <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"The file says its sample rate is {sample_rate:,} Hz, which no recording has: "
+            f"recordings run at {MIN_SAMPLE_RATE_FATAL:,} to {MAX_SAMPLE_RATE:,} Hz "
+            f"({MIN_SAMPLE_RATE:,} Hz or more is recommended)."
+        )
+
+
+def _check_length(seconds: float, max_seconds: float | None) -> None:
     if max_seconds is not None and seconds > max_seconds:
         raise AudioError(
             f"The recording is {seconds:.1f} seconds long; "
@@ -110,13 +132,49 @@ def _check_header(
         )
 
 
-def _mono(frames: np.ndarray) -> np.ndarray:
+def _blocks(sound: sf.SoundFile) -> Iterator[np.ndarray]:
+    """The frames of ``sound`` a block at a time, until the data ends.
+
+    Reading to the end of the data rather than the header's frame count is what decodes
+    the codecs libsndfile calls non-seekable (GSM 6.10, G.721), which it cannot read in
+    one call, and what keeps a truncated file to the frames it really holds.
+    """
+    size = max(1, _BLOCK_SAMPLES // sound.channels)
+    while len(block := sound.read(size, dtype="float32", always_2d=True)):
+        yield block
+
+
+def _gather(blocks: Iterable[np.ndarray], sample_rate: int, max_seconds: float | None) -> np.ndarray:
+    """The blocks mixed down to mono, refused as soon as they run past ``max_seconds``.
+
+    This catches the length a header did not announce, or announced wrongly.
+    """
+    limit = math.inf if max_seconds is None else max_seconds * sample_rate
+    parts: list[np.ndarray] = []
+    count = 0
+    for block in blocks:
+        count += len(block)
+        if count > limit:
+            raise AudioError(f"The recording is longer than the {max_seconds:.0f} seconds allowed.")
+        parts.append(_mix_down(block))
     # Checked after decoding: a truncated file can hold fewer frames than its header says.
-    if len(frames) == 0:
+    if not count:
         raise AudioError("The file contains no sound: it has zero audio samples.")
-    if not np.isfinite(frames).all():
+    return np.concatenate(parts)
+
+
+def _mix_down(block: np.ndarray) -> np.ndarray:
+    """A (frames, channels) block as mono, once its samples are known to be sound."""
+    if not np.isfinite(block).all():
         raise AudioError("The file is damaged: some of its samples are not numbers.")
-    return frames.mean(axis=1, dtype=np.float32)
+    # Per channel, before mixing: opposite channels of absurd numbers would cancel out.
+    peak = float(np.abs(block).max(initial=0.0))
+    if peak > MAX_PEAK:
+        raise AudioError(
+            f"The file is not a recording: its samples reach {peak:.3g} times full scale, "
+            f"where a recording stays within {MAX_PEAK:g} times."
+        )
+    return block.mean(axis=1, dtype=np.float32)
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:

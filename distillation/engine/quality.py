@@ -16,16 +16,14 @@ from typing import Any
 import librosa
 import numpy as np
 
-from distillation.engine.audio import Audio
+from distillation.engine.audio import MIN_SAMPLE_RATE, MIN_SAMPLE_RATE_FATAL, Audio
 from distillation.engine.config import get_style
 from distillation.engine.prosody import Prosody, analyze_prosody, speech_frames
 
 # Below one second there is too little speech to score ("Duracion Minima Audio >= 1.0s").
 MIN_DURATION_SECONDS = 1.0
-# 16 kHz keeps everything speech models use; 8 kHz (telephone band) still works
-# for prosody but loses the upper formants. Below 8 kHz speech is unintelligible.
-MIN_SAMPLE_RATE = 16_000
-MIN_SAMPLE_RATE_FATAL = 8_000
+# Rates below MIN_SAMPLE_RATE (see audio.py, which refuses files outside the plausible
+# range) cost this much; below MIN_SAMPLE_RATE_FATAL the take is unusable.
 LOW_SAMPLE_RATE_PENALTY = 0.1
 # A sample this close to full scale was almost certainly cut off by the converter.
 CLIPPING_LEVEL = 0.999

@@ -10,6 +10,8 @@ import pytest
 import soundfile as sf
 
 from distillation.engine.audio import (
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE_FATAL,
     SUPPORTED_FORMATS,
     Audio,
     AudioError,
@@ -105,6 +107,68 @@ def test_non_finite_samples_are_refused() -> None:
     samples[100] = np.nan
     with pytest.raises(AudioError, match="not numbers"):
         read_audio(encode(samples, 16_000, subtype="FLOAT"))
+
+
+# Every codec libsndfile writes into a WAV (it reads MP3 in WAV but cannot write it). It
+# calls GSM 6.10, G.721 and NMS ADPCM non-seekable: they cannot be read in one call.
+WAV_CODECS = sorted(set(sf.available_subtypes("WAV")) - {"MPEG_LAYER_III"})
+
+
+@pytest.mark.parametrize("subtype", WAV_CODECS)
+def test_every_wav_codec_decodes_to_the_same_speech(greeting: Audio, subtype: str) -> None:
+    speech = resample(greeting.samples, greeting.sample_rate, 8_000)  # the telephone codecs' rate
+    audio = read_audio(encode(speech, 8_000, subtype=subtype))
+    assert (audio.format, audio.sample_rate) == ("WAV", 8_000)
+    assert len(speech) <= len(audio.samples) < len(speech) + 512  # block codecs pad the last block
+    assert np.corrcoef(audio.samples[: len(speech)], speech)[0, 1] > 0.9
+
+
+def test_any_wave_format_tag_gives_audio_or_an_audio_error(greeting: Audio) -> None:
+    """A hostile header names any codec for the same data; only AudioError may come out."""
+    data = encode(greeting.samples[:8_000], 16_000, subtype="PCM_16")
+    outcomes = set()
+    for tag in range(256):
+        mangled = bytearray(data)
+        mangled[20] = tag  # the low byte of the fmt chunk's format tag
+        try:
+            outcomes.add(read_audio(bytes(mangled), max_seconds=60).format)
+        except AudioError:
+            outcomes.add("refused")
+    assert outcomes == {"WAV", "refused"}
+
+
+def test_a_file_longer_than_a_block_decodes_whole() -> None:
+    frames = np.random.default_rng(0).uniform(-0.5, 0.5, (700_000, 3)).astype(np.float32)
+    audio = read_audio(encode(frames, 16_000, subtype="FLOAT"))
+    assert audio.channels == 3
+    np.testing.assert_allclose(audio.samples, frames.mean(axis=1), atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [1, MIN_SAMPLE_RATE_FATAL - 1, MAX_SAMPLE_RATE + 1, 2_000_000])
+def test_implausible_sample_rates_are_refused_before_the_length(rate: int) -> None:
+    with pytest.raises(AudioError, match=f"sample rate is {rate:,} Hz, which no recording has") as caught:
+        read_audio(encode(np.zeros(16_000, dtype=np.float32), rate), max_seconds=60)
+    assert "seconds" not in str(caught.value)
+
+
+@pytest.mark.parametrize("rate", [MIN_SAMPLE_RATE_FATAL, MAX_SAMPLE_RATE])
+def test_the_extreme_plausible_sample_rates_are_read(rate: int) -> None:
+    assert read_audio(encode(np.zeros(rate, dtype=np.float32), rate)).duration == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("opposite_channel", [False, True], ids=["mono", "stereo-cancelling"])
+def test_float_samples_far_beyond_full_scale_are_not_a_recording(
+    greeting: Audio, opposite_channel: bool
+) -> None:
+    absurd = greeting.samples / np.abs(greeting.samples).max() * np.float32(1e30)
+    frames = np.column_stack([absurd, -absurd]) if opposite_channel else absurd
+    with pytest.raises(AudioError, match=r"not a recording: its samples reach 1e\+30 times full scale"):
+        read_audio(encode(frames, greeting.sample_rate, subtype="FLOAT"))
+
+
+def test_float_overs_a_little_above_full_scale_are_kept(greeting: Audio) -> None:
+    audio = read_audio(encode(greeting.samples * 3, greeting.sample_rate, subtype="FLOAT"))
+    assert np.abs(audio.samples).max() == pytest.approx(3 * np.abs(greeting.samples).max())
 
 
 def test_stereo_is_mixed_down_to_mono() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -109,12 +111,36 @@ def test_flac_and_ogg_are_accepted_and_stored_as_mono_wav(
     assert (info.format, info.subtype, info.channels, info.samplerate) == ("WAV", "PCM_16", 1, rate)
 
 
+@pytest.mark.parametrize("codec", ["GSM610", "G721_32"])
+def test_telephone_codec_wavs_are_accepted(
+    labeled_greeting: Sentence, annotator_client: Client, media_root: Path, tmp_path: Path,
+    espeak_wav: Callable[..., Path], codec: str,
+) -> None:
+    samples, rate = sf.read(espeak_wav(), dtype="float32")
+    upload = tmp_path / "take.wav"
+    sf.write(upload, librosa.resample(samples, orig_sr=rate, target_sr=8_000), 8_000, subtype=codec)
+
+    response = post_take(annotator_client, upload)
+
+    assert response.status_code == 201, response.content
+    info = sf.info(media_root / Recording.objects.get().audio.name)
+    assert (info.subtype, info.samplerate) == ("PCM_16", 8_000)
+    assert info.duration == pytest.approx(len(samples) / rate, abs=0.1)  # GSM pads its last block
+
+
+def wav_bytes(samples: np.ndarray, rate: int, subtype: str = "PCM_16") -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format="WAV", subtype=subtype)
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def bad_upload(
     tmp_path: Path, espeak_wav: Callable[..., Path], settings: Settings
 ) -> Callable[[str], tuple[Path, dict]]:
     """``bad_upload(case) -> (file, extra form data)``, each a way an upload must be refused."""
     good = espeak_wav().read_bytes()
+    speech, _ = sf.read(espeak_wav(), dtype="float32")
 
     def make(case: str) -> tuple[Path, dict]:
         name, content, data = {
@@ -126,6 +152,8 @@ def bad_upload(
             "too_big": ("take.wav", good, {}),
             "too_long": ("take.wav", good, {}),
             "unknown_style": ("take.wav", good, {"style": "enfadado"}),
+            "one_hertz": ("take.wav", wav_bytes(speech, 1), {}),
+            "absurd_floats": ("take.wav", wav_bytes(speech / np.abs(speech).max() * 1e30, 22_050, "FLOAT"), {}),
         }[case]
         if case == "too_big":
             settings.VOICELAB_MAX_UPLOAD_BYTES = len(good) - 1
@@ -149,6 +177,8 @@ def bad_upload(
         ("too_big", "the limit is"),
         ("too_long", "the longest allowed is 1 seconds"),
         ("unknown_style", "Unknown style “enfadado”"),
+        ("one_hertz", "sample rate is 1 Hz, which no recording has"),
+        ("absurd_floats", "not a recording: its samples reach 1e+30 times full scale"),
     ],
 )
 def test_bad_uploads_are_refused_and_leave_nothing(
