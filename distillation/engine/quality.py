@@ -31,7 +31,11 @@ CLIPPING_LEVEL = 0.999
 MAX_CLIPPING_RATIO = 0.001
 CLIPPING_PENALTY = 0.1  # at the limit...
 CLIPPING_PENALTY_PER_RATIO = 10.0  # ...plus 0.1 for every further 1% of samples...
-MAX_CLIPPING_PENALTY = 0.5  # ...up to this
+MAX_CLIPPING_PENALTY = 0.5  # ...up to this (reached at 4.1%)
+# Beyond 5% of the samples nearly every voiced period has its peaks cut off: the distortion
+# is heard throughout and the pitch and energy features measure it rather than the voice.
+# Such a take would teach a voice the distortion, so it is refused, not just scored low.
+MAX_CLIPPING_RATIO_FATAL = 0.05
 # Edge silence is easy to trim, so it costs little, but it skews timing features.
 MAX_EDGE_SILENCE_SECONDS = 1.0
 EDGE_SILENCE_PENALTY = 0.1
@@ -41,6 +45,10 @@ MIN_SNR_DB = 20.0  # below this, noise is clearly audible under the voice
 LOW_SNR_PENALTY = 0.15
 MIN_SNR_DB_HEAVY = 10.0  # below this, noise competes with the voice
 HEAVY_SNR_PENALTY = 0.4
+# The estimate sets speech frames (voice plus noise) against the noise floor, so 3 dB means
+# the voice carries no more power than the noise. Below that the noise dominates what every
+# feature measures, and the take is refused (a mislabeled 7-bit WAV measures about 1 dB).
+MIN_SNR_DB_FATAL = 3.0
 FATAL_PENALTY = 1.0  # one fatal finding alone takes the score to 0
 GREEN_MIN_SCORE = 0.8
 AMBER_MIN_SCORE = 0.5
@@ -160,11 +168,21 @@ def _check_clipping(report: SignalReport) -> Finding | None:
     ratio = report.clipping_ratio
     if ratio <= MAX_CLIPPING_RATIO:
         return None
+    clipped = (
+        f"{ratio:.1%} of the samples are clipped (distorted because the recording level was too high)"
+    )
+    if ratio > MAX_CLIPPING_RATIO_FATAL:
+        return Finding(
+            "clipping",
+            f"{clipped}; above {MAX_CLIPPING_RATIO_FATAL:.0%} the take cannot be used. "
+            "Lower the microphone volume and record again.",
+            FATAL_PENALTY,
+            fatal=True,
+        )
     penalty = CLIPPING_PENALTY + CLIPPING_PENALTY_PER_RATIO * (ratio - MAX_CLIPPING_RATIO)
     return Finding(
         "clipping",
-        f"{ratio:.1%} of the samples are clipped (distorted because the recording level "
-        "was too high); lower the microphone volume and record again.",
+        f"{clipped}; lower the microphone volume and record again.",
         min(penalty, MAX_CLIPPING_PENALTY),
         fatal=False,
     )
@@ -198,6 +216,14 @@ def _edge_silence(code: str, seconds: float, where: str, report: SignalReport) -
 def _check_noise(report: SignalReport) -> Finding | None:
     if report.snr_db is None or report.snr_db >= MIN_SNR_DB:
         return None
+    if report.snr_db < MIN_SNR_DB_FATAL:
+        return Finding(
+            "low_snr",
+            f"The voice is only {report.snr_db:.0f} dB above the background noise, which is about "
+            "as loud as the voice itself, so the take cannot be used. Record in a quieter place.",
+            FATAL_PENALTY,
+            fatal=True,
+        )
     penalty = HEAVY_SNR_PENALTY if report.snr_db < MIN_SNR_DB_HEAVY else LOW_SNR_PENALTY
     return Finding(
         "low_snr",

@@ -78,13 +78,24 @@ def test_silence_at_both_ends_is_reported(greeting: Audio, as_audio: Wrap) -> No
     assert not any(finding.fatal for finding in findings)
 
 
-def test_hard_clipping_is_reported(greeting: Audio, as_audio: Wrap) -> None:
-    clipped = np.clip(greeting.samples * 20, -1, 1)
+def test_clipping_up_to_the_fatal_ratio_is_scored(greeting: Audio, as_audio: Wrap) -> None:
+    clipped = np.clip(greeting.samples * 5, -1, 1)
     signal, findings = check_signal(as_audio(clipped, greeting.sample_rate))
     (clipping,) = [finding for finding in findings if finding.code == "clipping"]
-    assert signal.clipping_ratio > 0.1
-    assert clipping.penalty == quality.MAX_CLIPPING_PENALTY
+    assert quality.MAX_CLIPPING_RATIO < signal.clipping_ratio < quality.MAX_CLIPPING_RATIO_FATAL
+    assert 0.1 < clipping.penalty <= quality.MAX_CLIPPING_PENALTY and not clipping.fatal
     assert f"{signal.clipping_ratio:.1%} of the samples are clipped" in clipping.message
+
+
+def test_heavy_clipping_makes_the_take_unusable(greeting: Audio, as_audio: Wrap) -> None:
+    clipped = np.clip(greeting.samples * 20, -1, 1)
+    assessment = assess_take(as_audio(clipped, greeting.sample_rate), text=None, style="neutral", baseline=None)
+    (clipping,) = [finding for finding in assessment.findings if finding.code == "clipping"]
+    assert assessment.signal.clipping_ratio > 0.2
+    assert (clipping.fatal, clipping.penalty) == (True, quality.FATAL_PENALTY)
+    assert f"{assessment.signal.clipping_ratio:.1%} of the samples are clipped" in clipping.message
+    assert "cannot be used" in clipping.message
+    assert (assessment.usable, assessment.score, assessment.prosody) == (False, 0.0, None)
 
 
 def test_heavy_clipping_costs_more_than_light(greeting: Audio, as_audio: Wrap) -> None:
@@ -105,8 +116,20 @@ def test_white_noise_lowers_snr(
 ) -> None:
     hiss = np.random.default_rng(0).normal(0, noise, len(greeting.samples))
     signal, findings = check_signal(as_audio(greeting.samples + hiss, greeting.sample_rate))
-    assert signal.snr_db < quality.MIN_SNR_DB
-    assert [(finding.code, finding.penalty) for finding in findings] == [("low_snr", penalty)]
+    assert quality.MIN_SNR_DB_FATAL < signal.snr_db < quality.MIN_SNR_DB
+    assert [(finding.code, finding.penalty, finding.fatal) for finding in findings] == [("low_snr", penalty, False)]
+
+
+def test_noise_as_loud_as_the_voice_makes_the_take_unusable(greeting: Audio, as_audio: Wrap) -> None:
+    hiss = np.random.default_rng(0).normal(0, 0.2, len(greeting.samples))
+    assessment = assess_take(
+        as_audio(greeting.samples + hiss, greeting.sample_rate), text=None, style="neutral", baseline=None
+    )
+    assert assessment.signal.snr_db < quality.MIN_SNR_DB_FATAL
+    (noise,) = [finding for finding in assessment.findings if finding.code == "low_snr"]
+    assert (noise.fatal, noise.penalty) == (True, quality.FATAL_PENALTY)
+    assert f"only {assessment.signal.snr_db:.0f} dB above the background noise" in noise.message
+    assert not assessment.usable
 
 
 def test_half_second_take_is_too_short(greeting: Audio, greeting_text: str, as_audio: Wrap) -> None:
@@ -136,12 +159,13 @@ def test_low_sample_rate(greeting: Audio, as_audio: Wrap, sample_rate: int, fata
 
 def test_usable_take_can_still_be_red(greeting: Audio, as_audio: Wrap) -> None:
     hiss = np.random.default_rng(1).normal(0, 0.05, len(greeting.samples))
-    take = as_audio(np.clip((greeting.samples + hiss) * 20, -1, 1), greeting.sample_rate)
+    take = as_audio(np.clip((greeting.samples + hiss) * 4, -1, 1), greeting.sample_rate)
     assessment = assess_take(take, text=None, style="neutral", baseline=None)
+    assert codes(assessment.findings) == {"clipping", "low_snr", "no_baseline"}
     assert assessment.usable
     assert assessment.grade == "red"
     assert assessment.score == pytest.approx(
-        1 - sum(finding.penalty for finding in assessment.findings)
+        1 - sum(finding.penalty for finding in assessment.findings), abs=1e-3  # the score is rounded
     )
 
 

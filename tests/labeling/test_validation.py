@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
+from distillation.services.material import labeled_clips
 from labeling.models import Recording, Sentence
 from labeling.services.takes import validate_take
 
@@ -73,6 +76,30 @@ def test_a_half_second_take_is_too_short(
     assert take.status == Recording.Status.REJECTED
     assert "too_short" in codes(take)
     assert active_take(labeled_greeting) is None
+
+
+def seven_bit_wav(wav: Path) -> Path:
+    """``wav``'s 16-bit samples under a header claiming 7 bits, as a broken converter writes:
+    libsndfile reads each byte as an 8-bit sample, i.e. loud, clipped noise with speech in it."""
+    with sf.SoundFile(wav) as sound:
+        rate, data = sound.samplerate, sound.read(dtype="int16").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate, 1, 7)  # PCM, mono, byte rate, block align, bits
+    header = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data))
+    broken = wav.with_name(f"7bit-{wav.name}")
+    broken.write_bytes(b"RIFF" + struct.pack("<I", len(header) + len(data)) + header + data)
+    return broken
+
+
+def test_a_clipped_noisy_7_bit_take_is_rejected_and_never_material(
+    labeled_greeting: Sentence, validated: Take, espeak_wav: Callable[..., Path]
+) -> None:
+    take = validated(labeled_greeting, seven_bit_wav(espeak_wav()))
+
+    assert take.status == Recording.Status.REJECTED and take.quality_score == 0.0
+    assert {f["code"] for f in take.findings if f["fatal"]} == {"clipping", "low_snr"}
+    assert take.signal["clipping_ratio"] > 0.2 and take.signal["snr_db"] < 3
+    assert active_take(labeled_greeting) is None
+    assert labeled_clips(styles=("amable",)) == {"amable": []}
 
 
 def test_missing_audio_fails_with_a_message(
