@@ -7,6 +7,7 @@ worker and server processes that tests start (through the environment).
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -196,6 +197,27 @@ def speak(espeak_wav: Callable[..., Path]) -> Callable[..., Audio]:
 def greeting(speak: Callable[..., Audio]) -> Audio:
     """The call-center greeting of the pipeline description, in the default voice."""
     return speak()
+
+
+@pytest.fixture(scope="session")
+def av_encode() -> Callable[..., bytes]:
+    """``av_encode(audio, container, codec, **muxer_options) -> bytes``: ``audio`` compressed
+    by FFmpeg (PyAV) at 48 kHz, as browsers' MediaRecorder writes it: ``("ipod", "aac")`` is
+    Safari's .m4a, ``("webm", "libopus")`` Chrome's; ``live="1"`` leaves out the duration
+    of a WebM, as a browser recording does."""
+    import av
+
+    def encode(audio: Audio, container: str, codec: str, **options: str) -> bytes:
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format=container, options=options) as output:
+            stream = output.add_stream(codec, rate=48_000, layout="mono")
+            frame = av.AudioFrame.from_ndarray(audio.samples.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = audio.sample_rate  # the encoder resamples
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                output.mux(packet)
+        return buffer.getvalue()
+
+    return encode
 
 
 @pytest.fixture(scope="session")

@@ -14,21 +14,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import av
 import librosa
 import numpy as np
 import soundfile as sf
 
 from distillation.engine.files import atomic_path
 
-# Containers accepted for recordings, as soundfile names them. libsndfile reads
-# more (AIFF, MP3...), but the upload form promises only these.
-SUPPORTED_FORMATS: tuple[str, ...] = ("WAV", "FLAC", "OGG")
+# Containers accepted for recordings, as soundfile names them, with the file endings they
+# come under. libsndfile reads more (AIFF, MP3...), but the upload form promises only these.
+# MP4 (AAC: Safari's MediaRecorder) and WebM (Opus: Chrome's and Firefox's) are decoded by
+# FFmpeg through PyAV, and so is an Ogg file libsndfile cannot decode.
+SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
+    "WAV": (".wav",),
+    "FLAC": (".flac",),
+    "OGG": (".ogg", ".oga", ".opus"),
+    "MP4": (".m4a", ".mp4"),
+    "WEBM": (".webm",),
+}
 
 # Recorders that write more than 16 bits or more than two channels use the
 # WAVE_FORMAT_EXTENSIBLE header, which soundfile reports as a format of its own.
 _FORMAT_ALIASES: dict[str, str] = {"WAVEX": "WAV"}
 
-_ACCEPTED_HINT = "Upload WAV, FLAC or OGG."
+_ACCEPTED_HINT = "Upload WAV, FLAC, Ogg, M4A or WebM."
+
+# The containers handed to FFmpeg: (offset, signature, format, FFmpeg demuxer). The demuxer
+# is chosen from the signature, so FFmpeg never guesses a format for a hostile file.
+_AV_CONTAINERS: tuple[tuple[int, bytes, str, str], ...] = (
+    (4, b"ftyp", "MP4", "mp4"),
+    (0, b"\x1aE\xdf\xa3", "WEBM", "matroska"),  # the EBML header of WebM and Matroska
+    (0, b"OggS", "OGG", "ogg"),
+)
 
 # Sample rates. 16 kHz keeps everything speech models use; 8 kHz (telephone band) still
 # works for prosody but loses the upper formants; below 8 kHz speech is unintelligible.
@@ -67,15 +84,17 @@ class Audio:
 
 def accepted_extensions() -> tuple[str, ...]:
     """File name endings an upload form should accept, e.g. ``(".wav", ...)``."""
-    return tuple(f".{name.lower()}" for name in SUPPORTED_FORMATS)
+    return tuple(extension for extensions in SUPPORTED_FORMATS.values() for extension in extensions)
 
 
 def read_audio(source: str | Path | bytes | BinaryIO, *, max_seconds: float | None = None) -> Audio:
     """Decode ``source`` to mono, refusing anything a person should fix first.
 
     The length limit is checked from the header, before decoding, so an
-    over-long upload never gets loaded into memory. A truncated file yields the
-    frames that are actually present (libsndfile trusts the data, not the header).
+    over-long upload never gets loaded into memory; a container that does not
+    record its length (a browser's WebM) is decoded only up to the limit. A
+    truncated file yields the frames that are actually present (libsndfile
+    trusts the data, not the header).
     A missing path raises ``FileNotFoundError``: that is a storage fault, not the
     uploader's. Streams must be seekable, as Django's uploaded files are.
     """
@@ -90,19 +109,13 @@ def read_audio(source: str | Path | bytes | BinaryIO, *, max_seconds: float | No
 def _read_stream(stream: BinaryIO, max_seconds: float | None) -> Audio:
     if _is_empty(stream):
         raise AudioError(f"The file is empty. {_ACCEPTED_HINT}")
+    start = stream.tell()
     try:
-        with sf.SoundFile(stream) as sound:
-            audio_format = _FORMAT_ALIASES.get(sound.format, sound.format)
-            _check_format(audio_format, sound.samplerate)
-            _check_length(sound.frames / sound.samplerate, max_seconds)
-            samples = _gather(_blocks(sound), sound.samplerate, max_seconds)
-            return Audio(samples, sound.samplerate, sound.channels, audio_format)
+        return _read_with_sndfile(stream, max_seconds)
     # TypeError: soundfile's answer when a file *named* .raw has no header to read.
-    except (sf.SoundFileError, TypeError) as error:
-        raise AudioError(
-            "The file is not audio that can be read (corrupt or unsupported format). "
-            + _ACCEPTED_HINT
-        ) from error
+    except (sf.SoundFileError, TypeError):
+        stream.seek(start)
+        return _read_with_av(stream, max_seconds)
 
 
 def _is_empty(stream: BinaryIO) -> bool:
@@ -111,6 +124,65 @@ def _is_empty(stream: BinaryIO) -> bool:
     is_empty = stream.seek(0, os.SEEK_END) == position
     stream.seek(position)
     return is_empty
+
+
+def _read_with_sndfile(stream: BinaryIO, max_seconds: float | None) -> Audio:
+    with sf.SoundFile(stream) as sound:
+        audio_format = _FORMAT_ALIASES.get(sound.format, sound.format)
+        _check_format(audio_format, sound.samplerate)
+        _check_length(sound.frames / sound.samplerate, max_seconds)
+        samples = _gather(_blocks(sound), sound.samplerate, max_seconds)
+        return Audio(samples, sound.samplerate, sound.channels, audio_format)
+
+
+def _unreadable() -> AudioError:
+    return AudioError(
+        "The file is not audio that can be read (corrupt or unsupported format). " + _ACCEPTED_HINT
+    )
+
+
+def _read_with_av(stream: BinaryIO, max_seconds: float | None) -> Audio:
+    """Decode what libsndfile could not (MP4, WebM, 5.1 Opus in Ogg...) if it is in a
+    container FFmpeg is trusted with."""
+    start = stream.tell()
+    head = stream.read(max(offset + len(signature) for offset, signature, _, _ in _AV_CONTAINERS))
+    stream.seek(start)
+    for offset, signature, audio_format, demuxer in _AV_CONTAINERS:
+        if head[offset : offset + len(signature)] == signature:
+            break
+    else:
+        raise _unreadable()
+    try:
+        with av.open(stream, format=demuxer, metadata_errors="ignore") as container:
+            return _decode_track(container, audio_format, max_seconds)
+    except AudioError:
+        raise
+    # ValueError: PyAV's, e.g. for a stream whose sample rate changes midway.
+    except (av.FFmpegError, ValueError) as error:
+        raise _unreadable() from error
+
+
+def _decode_track(
+    container: av.container.InputContainer, audio_format: str, max_seconds: float | None
+) -> Audio:
+    # A track without a codec context is in a codec this FFmpeg build cannot decode.
+    track = next((track for track in container.streams.audio if track.codec_context), None)
+    if track is None:
+        raise AudioError(f"The file has no sound track that can be decoded. {_ACCEPTED_HINT}")
+    rate = track.codec_context.sample_rate
+    _check_format(audio_format, rate)
+    if container.duration is not None:  # a browser's WebM does not record it
+        _check_length(container.duration / av.time_base, max_seconds)
+    samples = _gather(_av_blocks(container, track), rate, max_seconds)
+    return Audio(samples, rate, track.codec_context.channels, audio_format)
+
+
+def _av_blocks(container: av.container.InputContainer, track: av.AudioStream) -> Iterator[np.ndarray]:
+    """The decoded frames of ``track`` as (frames, channels) float32 blocks, as they come."""
+    planar = av.AudioResampler(format="fltp")  # only the sample format changes
+    for frame in container.decode(track):
+        for converted in planar.resample(frame):
+            yield converted.to_ndarray().T
 
 
 def _check_format(audio_format: str, sample_rate: int) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 
 from distillation.engine.audio import (
@@ -31,8 +34,8 @@ def encode(
 
 
 def test_accepted_extensions_match_supported_formats() -> None:
-    assert SUPPORTED_FORMATS == ("WAV", "FLAC", "OGG")
-    assert accepted_extensions() == (".wav", ".flac", ".ogg")
+    assert tuple(SUPPORTED_FORMATS) == ("WAV", "FLAC", "OGG", "MP4", "WEBM")
+    assert accepted_extensions() == (".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".webm")
 
 
 def test_reads_the_same_audio_from_path_bytes_and_stream(greeting: Audio, tmp_path: Path) -> None:
@@ -58,7 +61,7 @@ def test_reads_the_same_audio_from_path_bytes_and_stream(greeting: Audio, tmp_pa
 def test_unreadable_bytes_raise_a_readable_error(data: bytes, expected: str) -> None:
     with pytest.raises(AudioError, match=expected) as caught:
         read_audio(data)
-    assert "Upload WAV, FLAC or OGG." in str(caught.value)
+    assert "Upload WAV, FLAC, Ogg, M4A or WebM." in str(caught.value)
 
 
 def test_text_file_named_wav_is_refused(tmp_path: Path) -> None:
@@ -187,6 +190,90 @@ def test_flac_and_ogg_round_trip(greeting: Audio, audio_format: str, subtype: st
     assert len(audio.samples) == len(greeting.samples)
     # Vorbis is lossy: ask for the same waveform shape, not the same samples.
     assert np.corrcoef(audio.samples, greeting.samples)[0, 1] > 0.95
+
+
+def aligned_correlation(audio: Audio, reference: Audio) -> float:
+    """Waveform correlation once ``audio`` is shifted back by its codec's delay (AAC's
+    priming samples, Opus's pre-skip)."""
+    decoded = resample(audio.samples, audio.sample_rate, reference.sample_rate)
+    lag = int(np.argmax(scipy.signal.correlate(decoded, reference.samples, method="fft")))
+    lag -= len(reference.samples) - 1
+    length = min(len(decoded) - lag, len(reference.samples))
+    return float(np.corrcoef(decoded[lag : lag + length], reference.samples[:length])[0, 1])
+
+
+@pytest.mark.parametrize(
+    ("container", "codec", "audio_format"),
+    [("ipod", "aac", "MP4"), ("mp4", "aac", "MP4"), ("webm", "libopus", "WEBM"), ("ogg", "libopus", "OGG")],
+    ids=["m4a-safari", "mp4", "webm-chrome", "ogg-opus-firefox"],
+)
+def test_browser_recordings_decode(
+    greeting: Audio, av_encode: Callable[..., bytes], container: str, codec: str, audio_format: str
+) -> None:
+    audio = read_audio(av_encode(greeting, container, codec), max_seconds=60)
+    assert (audio.format, audio.sample_rate, audio.channels) == (audio_format, 48_000, 1)
+    assert audio.duration == pytest.approx(greeting.duration, abs=0.1)
+    assert aligned_correlation(audio, greeting) > 0.95
+
+
+def test_an_ogg_libsndfile_cannot_decode_goes_to_ffmpeg(greeting: Audio) -> None:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="ogg") as output:  # 5.1 Opus: libsndfile opens it, then fails
+        stream = output.add_stream("libopus", rate=48_000, layout="5.1")
+        frame = av.AudioFrame.from_ndarray(np.tile(greeting.samples, (6, 1)), format="fltp", layout="5.1")
+        frame.sample_rate = greeting.sample_rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            output.mux(packet)
+    audio = read_audio(buffer.getvalue())
+    assert (audio.format, audio.channels) == ("OGG", 6)
+    assert aligned_correlation(audio, greeting) > 0.95
+
+
+def test_a_compressed_recording_over_the_limit_is_refused_from_its_duration(
+    greeting: Audio, av_encode: Callable[..., bytes]
+) -> None:
+    with pytest.raises(AudioError, match=r"3\.\d seconds long; the longest allowed is 2 seconds"):
+        read_audio(av_encode(greeting, "ipod", "aac"), max_seconds=2)
+
+
+class ReadTracker(io.BytesIO):
+    """A file that remembers how far into it anything read."""
+
+    furthest = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.furthest = max(self.furthest, self.tell())
+        return data
+
+
+def test_a_recording_without_a_duration_is_decoded_only_up_to_the_limit(
+    greeting: Audio, av_encode: Callable[..., bytes]
+) -> None:
+    long = Audio(np.tile(greeting.samples, 6), greeting.sample_rate, 1, "WAV")  # 19 s
+    upload = ReadTracker(av_encode(long, "webm", "libopus", live="1"))
+    with pytest.raises(AudioError, match="longer than the 2 seconds allowed"):
+        read_audio(upload, max_seconds=2)
+    assert upload.furthest < len(upload.getvalue()) / 3
+
+
+@pytest.mark.parametrize(("container", "codec"), [("ipod", "aac"), ("webm", "libopus")])
+def test_damaged_browser_recordings_give_audio_or_an_audio_error(
+    greeting: Audio, av_encode: Callable[..., bytes], container: str, codec: str
+) -> None:
+    """Truncated or with bytes overwritten, as a hostile upload is: only AudioError may come out."""
+    data = av_encode(greeting, container, codec)
+    rng = np.random.default_rng(0)
+    outcomes = set()
+    for attempt in range(100):
+        damaged = bytearray(data[: rng.integers(1, len(data))] if attempt % 4 == 0 else data)
+        for position in rng.integers(0, len(damaged), size=8):
+            damaged[position] = rng.integers(0, 256)
+        try:
+            outcomes.add(read_audio(bytes(damaged), max_seconds=60).format)
+        except AudioError:
+            outcomes.add("refused")
+    assert "refused" in outcomes
 
 
 def test_too_long_is_refused_from_the_header_before_decoding(

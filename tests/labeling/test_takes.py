@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from django.http import HttpResponse
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from distillation.engine.audio import Audio, accepted_extensions
 from labeling.models import Recording, Sentence
 
 pytestmark = pytest.mark.django_db
@@ -109,6 +111,31 @@ def test_flac_and_ogg_are_accepted_and_stored_as_mono_wav(
     assert take.original_name == f"take{suffix}"
     info = sf.info(media_root / take.audio.name)
     assert (info.format, info.subtype, info.channels, info.samplerate) == ("WAV", "PCM_16", 1, rate)
+
+
+@pytest.mark.parametrize(
+    ("container", "codec", "name"),
+    [("ipod", "aac", "take.m4a"), ("webm", "libopus", "take.webm"), ("ogg", "libopus", "take.opus")],
+    ids=["safari-m4a", "chrome-webm", "firefox-ogg-opus"],
+)
+def test_browser_recordings_are_accepted_and_stored_as_mono_wav(
+    labeled_greeting: Sentence, annotator_client: Client, media_root: Path, tmp_path: Path,
+    speak: Callable[..., Audio], av_encode: Callable[..., bytes], container: str, codec: str, name: str,
+) -> None:
+    upload = tmp_path / name
+    upload.write_bytes(av_encode(speak(), container, codec))
+
+    response = post_take(annotator_client, upload)
+
+    assert response.status_code == 201, response.content
+    info = sf.info(media_root / Recording.objects.get().audio.name)
+    assert (info.format, info.subtype, info.channels, info.samplerate) == ("WAV", "PCM_16", 1, 48_000)
+
+
+def test_the_upload_form_offers_every_accepted_ending(labeled_greeting: Sentence, annotator_client: Client) -> None:
+    html = annotator_client.get("/labeling/sentences/shcc-01/take-cell/").content.decode()
+    (accept,) = re.findall(r'<input type="file" name="audio" accept="([^"]+)"', html)
+    assert {kind for kind in accept.split(",") if kind.startswith(".")} == set(accepted_extensions())
 
 
 @pytest.mark.parametrize("codec", ["GSM610", "G721_32"])
