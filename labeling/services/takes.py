@@ -28,6 +28,7 @@ TAKES_GROUP = "labeling.takes"
 # to follow a voice that changes over a long labeling campaign.
 BASELINE_TAKES = 20
 MAX_VALIDATION_ATTEMPTS = 3
+MEGABYTE = 1_048_576  # as VOICELAB_MAX_UPLOAD_MB counts them
 
 
 class TakeRejected(ValueError):
@@ -38,15 +39,20 @@ def check_audio_upload(upload: UploadedFile) -> None:
     """Size and extension of an uploaded audio file, before its content is read."""
     limit = settings.VOICELAB_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
-        raise TakeRejected(
-            f"The file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.1f} MB."
-        )
+        raise TakeRejected(_over_limit(upload.size, limit))
     if upload.size == 0:
         raise TakeRejected("The file is empty.")
     extension = Path(upload.name or "").suffix.lower()
     if extension not in accepted_extensions():
         allowed = ", ".join(accepted_extensions())
         raise TakeRejected(f"“{extension or 'no extension'}” files are not accepted: upload {allowed}.")
+
+
+def _over_limit(size: int, limit: int) -> str:
+    """By how much a file is too large, in words that stay true one byte over the limit."""
+    excess = size - limit
+    amount = f"{excess / MEGABYTE:.1f} MB" if excess >= MEGABYTE else f"{excess:,} byte{'s' * (excess != 1)}"
+    return f"The file is {amount} over the {limit / MEGABYTE:g} MB limit."
 
 
 def _resolve_style(sentence: Sentence, style: str | None) -> str:

@@ -19,6 +19,7 @@ from pytest_django.fixtures import Settings
 
 from distillation.engine.audio import Audio, accepted_extensions
 from labeling.models import Recording, Sentence
+from labeling.services.takes import MEGABYTE, TakeRejected, check_audio_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -201,7 +202,7 @@ def bad_upload(
         ("truncated_header", "not audio that can be read"),
         ("mp3", "“.mp3” files are not accepted"),
         ("txt", "“.txt” files are not accepted"),
-        ("too_big", "the limit is"),
+        ("too_big", "The file is 1 byte over the"),
         ("too_long", "the longest allowed is 1 seconds"),
         ("unknown_style", "Unknown style “enfadado”"),
         ("one_hertz", "sample rate is 1 Hz, which no recording has"),
@@ -219,6 +220,21 @@ def test_bad_uploads_are_refused_and_leave_nothing(
     assert message in response.content.decode()
     assert not Recording.objects.exists()
     assert media_files() == set()
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        (2 * MEGABYTE + 1, "The file is 1 byte over the 2 MB limit."),
+        (2 * MEGABYTE + 1_500, "The file is 1,500 bytes over the 2 MB limit."),
+        (3.5 * MEGABYTE, "The file is 1.5 MB over the 2 MB limit."),
+    ],
+)
+def test_a_file_over_the_size_limit_says_by_how_much(settings: Settings, size: float, message: str) -> None:
+    settings.VOICELAB_MAX_UPLOAD_BYTES = 2 * MEGABYTE
+    with pytest.raises(TakeRejected) as caught:
+        check_audio_upload(SimpleUploadedFile("take.wav", bytes(int(size))))
+    assert str(caught.value) == message
 
 
 def test_an_unlabeled_sentence_needs_a_style(
