@@ -8,7 +8,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
@@ -23,7 +23,15 @@ from labeling.services.exchange import ExchangeError, export_records, import_exp
 from labeling.services.labels import apply_suggestions, set_style_label
 from labeling.services.takes import TakeRejected, add_take
 from labeling.tasks import queue_validation
-from voicelab.responses import error_response, form_error
+from voicelab.responses import error_response, form_error, not_found_as_message
+
+
+def _sentence(sentence_id: str, *related: str) -> Sentence:
+    """The sentence, or a 404 whose message names the id."""
+    try:
+        return Sentence.objects.select_related(*related).get(sentence_id=sentence_id)
+    except Sentence.DoesNotExist:
+        raise Http404(f"Sentence {sentence_id} does not exist.") from None
 
 
 WAITING_FOR_WORKER = "Saved. The validation queue cannot be reached right now: the take will be validated when it is back."
@@ -57,8 +65,9 @@ def workspace(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @can_label
+@not_found_as_message
 def label_sentence(request: HttpRequest, sentence_id: str) -> HttpResponse:
-    sentence = get_object_or_404(Sentence, sentence_id=sentence_id)
+    sentence = _sentence(sentence_id)
     form = StyleLabelForm(request.POST)
     if not form.is_valid():
         return error_response(request, form_error(form))
@@ -94,10 +103,9 @@ def bulk_suggestions(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@not_found_as_message
 def sentence_detail(request: HttpRequest, sentence_id: str) -> HttpResponse:
-    sentence = get_object_or_404(
-        Sentence.objects.select_related("category", "current_label", "active_take"), sentence_id=sentence_id
-    )
+    sentence = _sentence(sentence_id, "category", "current_label", "active_take")
     context = {
         "sentence": sentence,
         "styles": STYLES,
@@ -110,8 +118,9 @@ def sentence_detail(request: HttpRequest, sentence_id: str) -> HttpResponse:
 
 @require_POST
 @can_record
+@not_found_as_message
 def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
-    sentence = get_object_or_404(Sentence.objects.select_related("current_label"), sentence_id=sentence_id)
+    sentence = _sentence(sentence_id, "current_label")
     form = TakeUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return error_response(request, form_error(form))
@@ -136,18 +145,22 @@ def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
 
 
 @require_GET
+@not_found_as_message
 def take_cell(request: HttpRequest, sentence_id: str) -> HttpResponse:
-    sentence = get_object_or_404(Sentence.objects.select_related("current_label", "active_take"), sentence_id=sentence_id)
+    sentence = _sentence(sentence_id, "current_label", "active_take")
     return render(request, "labeling/_take_cell.html", {"sentence": sentence})
 
 
 @require_GET
+@not_found_as_message
 def take_audio(request: HttpRequest, pk: int) -> FileResponse:
-    take = get_object_or_404(Recording, pk=pk)
+    take = Recording.objects.filter(pk=pk).first()
+    if take is None:
+        raise Http404(f"Take {pk} does not exist.")
     try:
         handle = take.audio.open("rb")
     except OSError:
-        raise Http404("The audio file of this take is missing.") from None
+        raise Http404(f"The audio file of take {pk} is missing.") from None
     return FileResponse(handle, content_type="audio/wav", filename=take.export_path.split("/")[-1])
 
 

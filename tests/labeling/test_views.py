@@ -205,3 +205,31 @@ def test_sentence_detail_shows_the_label_history(
 def test_unknown_sentence_is_a_404(corpus: None, annotator_client: Client) -> None:
     assert annotator_client.get("/labeling/sentences/nope-01/").status_code == 404
     assert annotator_client.post("/labeling/sentences/nope-01/label/", {"style": "amable"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "message"),
+    [
+        ("get", "/labeling/sentences/shcc-99/", "Sentence shcc-99 does not exist."),
+        ("post", "/labeling/sentences/shcc-99/label/", "Sentence shcc-99 does not exist."),
+        ("post", "/labeling/sentences/shcc-99/takes/", "Sentence shcc-99 does not exist."),
+        ("get", "/labeling/sentences/shcc-99/take-cell/", "Sentence shcc-99 does not exist."),
+        ("get", "/labeling/takes/999/audio/", "Take 999 does not exist."),
+    ],
+)
+def test_something_missing_is_a_404_the_page_can_show(
+    corpus: None, annotator_client: Client, htmx: dict[str, str], method: str, url: str, message: str
+) -> None:
+    send = getattr(annotator_client, method)
+    data = {"style": "amable"} if method == "post" else None
+
+    plain = send(url, data, headers=htmx)
+    assert (plain.status_code, plain["Content-Type"]) == (404, "text/plain; charset=utf-8")
+    assert plain.content.decode() == message
+
+    as_json = send(url, data, headers={"Accept": "application/json"})
+    assert (as_json.status_code, as_json.json()) == (404, {"error": message})
+
+    page = send(url, data)
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+    assert message in page.content.decode()
