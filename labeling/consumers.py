@@ -8,6 +8,7 @@ from django.contrib.auth.context_processors import PermWrapper
 from django.template.loader import render_to_string
 
 from labeling.models import Recording
+from labeling.permissions import READ_PERMISSIONS
 from labeling.selectors import category_progress, style_progress
 from labeling.services.takes import TAKES_GROUP
 
@@ -16,12 +17,15 @@ PUSHED_FRAGMENTS = ("_take_cell", "_style_progress", "_category_progress")
 
 
 class TakeUpdatesConsumer(AsyncWebsocketConsumer):
-    """Login required; the messages are htmx out-of-band swaps of the take's table cell."""
+    """A login with a role required; the messages are htmx out-of-band swaps of the take's table cell."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
+            return
+        if not await database_sync_to_async(user.has_perms)(READ_PERMISSIONS):
+            await self.close(code=4403)  # the cells it pushes are the takes only roles may read
             return
         await self.channel_layer.group_add(TAKES_GROUP, self.channel_name)
         await self.accept()

@@ -17,7 +17,7 @@ from distillation.engine.config import STYLES, UnknownStyleError
 from labeling import selectors
 from labeling.forms import BulkSuggestionForm, ImportForm, StyleLabelForm, TakeUploadForm, WorkspaceFilterForm
 from labeling.models import Category, Recording, Sentence
-from labeling.permissions import can_label, can_record
+from labeling.permissions import can_label, can_read, can_record
 from labeling.services.corpus import SHARVARD_ATTRIBUTION
 from labeling.services.exchange import ExchangeError, export_records, import_export, write_export_zip
 from labeling.services.labels import apply_suggestions, set_style_label
@@ -43,6 +43,7 @@ def _filter_form(data: object, form_class: type[WorkspaceFilterForm] = Workspace
 
 
 @require_GET
+@can_read
 def workspace(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request.GET or None)
     if form.is_bound and not form.is_valid():
@@ -103,6 +104,7 @@ def bulk_suggestions(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@can_read
 @not_found_as_message
 def sentence_detail(request: HttpRequest, sentence_id: str) -> HttpResponse:
     sentence = _sentence(sentence_id, "category", "current_label", "active_take")
@@ -145,6 +147,7 @@ def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
 
 
 @require_GET
+@can_read
 @not_found_as_message
 def take_cell(request: HttpRequest, sentence_id: str) -> HttpResponse:
     sentence = _sentence(sentence_id, "current_label", "active_take")
@@ -152,6 +155,7 @@ def take_cell(request: HttpRequest, sentence_id: str) -> HttpResponse:
 
 
 @require_GET
+@can_read
 @not_found_as_message
 def take_audio(request: HttpRequest, pk: int) -> FileResponse:
     take = Recording.objects.filter(pk=pk).first()
@@ -165,6 +169,7 @@ def take_audio(request: HttpRequest, pk: int) -> FileResponse:
 
 
 @require_GET
+@can_read
 def export_json(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(export_records(), safe=False, json_dumps_params={"ensure_ascii": False, "indent": 2})
     response["Content-Disposition"] = 'attachment; filename="voicelab_export.json"'
@@ -172,6 +177,7 @@ def export_json(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@can_read
 def export_zip(request: HttpRequest) -> HttpResponse:
     buffer = io.BytesIO()
     write_export_zip(buffer)

@@ -105,7 +105,7 @@ def validated(add: AddTake) -> AddTake:
 
 @pytest.fixture
 def nobody_client(db: None) -> Client:
-    """A logged-in user in no group: may look, may not change anything."""
+    """A logged-in user in no group: may neither look nor change anything."""
     client = Client()
     client.force_login(User.objects.create_user("nadie", password="nadie-password-1"))
     return client

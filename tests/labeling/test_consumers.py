@@ -66,9 +66,8 @@ def test_validation_pushes_the_take_cell_out_of_band(annotator_client: Client, p
     assert 'hx-swap-oob="true"' in categories and "1 / 1 / 1 of 15" in categories
 
 
-@pytest.mark.parametrize("with_cookie", [False, True], ids=["anonymous", "bad-session"])
-def test_a_connection_without_a_login_is_refused(db: None, with_cookie: bool) -> None:
-    headers = [ORIGIN, (b"cookie", b"sessionid=not-a-session")] if with_cookie else [ORIGIN]
+def try_connecting(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+    """(connected, close code) of one connection attempt."""
 
     async def scenario() -> tuple[bool, int | None]:
         communicator = WebsocketCommunicator(application, PATH, headers=headers)
@@ -76,4 +75,14 @@ def test_a_connection_without_a_login_is_refused(db: None, with_cookie: bool) ->
         await communicator.disconnect()
         return connected, code
 
-    assert asyncio.run(scenario()) == (False, 4401)
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("with_cookie", [False, True], ids=["anonymous", "bad-session"])
+def test_a_connection_without_a_login_is_refused(db: None, with_cookie: bool) -> None:
+    headers = [ORIGIN, (b"cookie", b"sessionid=not-a-session")] if with_cookie else [ORIGIN]
+    assert try_connecting(headers) == (False, 4401)
+
+
+def test_a_user_without_a_role_is_refused(nobody_client: Client) -> None:
+    assert try_connecting([ORIGIN, session_cookie(nobody_client)]) == (False, 4403)

@@ -106,12 +106,6 @@ def test_a_user_in_no_group_may_not_upload(
     assert not any(media_root.rglob("*.wav"))
 
 
-def test_a_user_in_no_group_sees_the_workspace_without_controls(corpus: None, nobody_client: Client) -> None:
-    html = nobody_client.get("/labeling/").content.decode()
-    assert len(rows(html)) == 77
-    assert 'class="style-select"' not in html and 'class="upload-form"' not in html
-
-
 @pytest.fixture
 def some_labels(corpus: None, label: Callable[[str, str], Sentence]) -> None:
     label("shcc-01", "amable")
