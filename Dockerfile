@@ -1,4 +1,4 @@
-# Voice Lab image: web (daphne), Celery workers and, later, the TTS service all run from it.
+# Voice Lab image: web (uvicorn), Celery workers and beat, and the TTS service all run from it.
 # CPU-only torch: pass --build-arg PIP_EXTRA_INDEX_URL=<PyTorch's CPU wheel index> to avoid
 # pulling the CUDA build; GPU machines build it as is.
 FROM python:3.11-slim
@@ -22,4 +22,4 @@ USER voicelab
 VOLUME ["/data"]
 EXPOSE 8000
 
-CMD ["sh", "-c", "python manage.py bootstrap && exec daphne -b 0.0.0.0 -p 8000 voicelab.asgi:application"]
+CMD ["sh", "-c", "python manage.py bootstrap && exec uvicorn voicelab.asgi:application --host 0.0.0.0 --port 8000 --lifespan off --ws websockets-sansio --no-server-header"]

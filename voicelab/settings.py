@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 import plotly
+from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("VOICELAB_DATA_DIR", BASE_DIR / "data")).resolve()
@@ -22,11 +23,36 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-# The local default key is only for a lab on localhost; production sets its own.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "voicelab-local-development-key-change-me-in-production")
+def secret_key(path: Path) -> str:
+    """The key kept in the data directory, made at the lab's first start (never in the code).
+
+    Created exclusively, so two processes starting at once agree on one key.
+    """
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(get_random_secret_key())
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
+
+
+# Off unless asked for: a debug page shows settings and code to whoever causes an error.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+if os.environ.get("DJANGO_SECRET_KEY"):
+    SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    SECRET_KEY = secret_key(DATA_DIR / "secret_key")
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# Behind a TLS proxy (VOICELAB_HTTPS=1): cookies only over HTTPS, HTTP redirected, HSTS for a
+# year. The proxy must set X-Forwarded-Proto. Off by default: the lab alone speaks plain HTTP.
+VOICELAB_HTTPS = env_bool("VOICELAB_HTTPS", False)
+if VOICELAB_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("VOICELAB_HSTS_SUBDOMAINS", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
