@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -255,6 +257,9 @@ def web_server(lab_env: dict[str, str], process_logs: Path) -> Iterator[tuple[La
 
     port = free_port()
     base_url = f"http://{HOST}:{port}"
+    # As runlab does: with DEBUG off, WhiteNoise serves the collected files only.
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                   cwd=processes.ROOT, env=lab_env, check=True)  # fmt: skip
     server = processes.start("web", web_argv(host=HOST, port=port)[1:], env=lab_env, log_dir=process_logs)
     _STARTED.append(server)
     try:
