@@ -8,6 +8,8 @@ A small ASGI app (Starlette, served by uvicorn) that the call center's agents ca
 - ``POST /reload`` re-reads the deployment (the deploy stage calls it);
 - ``GET /health``.
 
+No response names a path on the server: voice files are given by name.
+
 Configuration follows the seed: ``TTS_BACKEND=kokoro`` turns the deployed voices on
 and ``KOKORO_VOICE_PATH`` names the active style's tensor (its folder holds the
 others as ``<style>.pt``); both may come from the process environment or from the
@@ -19,6 +21,7 @@ fresh start.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ import torch
 from dotenv import dotenv_values
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,6 +45,8 @@ from distillation.engine.voices import VoiceError, load_voice
 
 DEFAULT_STYLE = "neutral"
 MAX_TEXT_CHARS = 2000  # about two minutes of speech: longer belongs in a batch job
+
+log = logging.getLogger(__name__)
 
 
 class ServiceError(ValueError):
@@ -77,7 +83,8 @@ class Deployment:
         voice_path = Path(values["KOKORO_VOICE_PATH"]) if values.get("KOKORO_VOICE_PATH") else None
         deployed_dir = voice_path.parent if voice_path else None
         if backend == "kokoro" and voice_path is not None and not voice_path.is_file():
-            raise ServiceError(f"KOKORO_VOICE_PATH points to {voice_path}, which does not exist.", status=409)
+            log.error("KOKORO_VOICE_PATH points to %s, which does not exist.", voice_path)
+            raise ServiceError(f"KOKORO_VOICE_PATH names {voice_path.name}, which does not exist.", status=409)
         stock = assets.voice_path(fallback)
         voices = {}
         for style in STYLE_NAMES:
@@ -94,7 +101,9 @@ def _load(style: str, path: Path, source: str) -> StyleVoice:
     try:
         return StyleVoice(style, path, source, load_voice(path))
     except VoiceError as exc:
-        raise ServiceError(f"The voice for {style} cannot be used: {exc}", status=409) from None
+        log.error("The voice for %s cannot be used: %s", style, exc)
+        reason = str(exc).replace(str(path), path.name)  # the file's name, never where it lives
+        raise ServiceError(f"The voice for {style} cannot be used: {reason}", status=409) from None
 
 
 class TTSService:
@@ -150,13 +159,21 @@ class TTSService:
             "tts_backend": deployment.tts_backend,
             "active": deployment.active,
             "styles": {
-                style: {"file": str(voice.path), "source": voice.source} for style, voice in deployment.voices.items()
+                style: {"file": voice.path.name, "source": voice.source} for style, voice in deployment.voices.items()
             },
         }
 
 
 def _error(exc: ServiceError) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "The TTS service failed; its log says why."}, status_code=500)
 
 
 def create_app(service: TTSService) -> Starlette:
@@ -210,5 +227,6 @@ def create_app(service: TTSService) -> Starlette:
             Route("/set_voice", set_voice, methods=["POST"]),
             Route("/reload", reload, methods=["POST"]),
             Route("/synthesize", synthesize, methods=["POST"]),
-        ]
+        ],
+        exception_handlers={HTTPException: _http_error, 500: _server_error},
     )

@@ -90,5 +90,5 @@ def test_deploy_reloads_the_running_service(tts_server: str, tts_env_file: Path,
     assert report.reloaded and not report.warnings
     described = httpx.get(f"{tts_server}/voices", timeout=10).json()
     assert (described["tts_backend"], described["active"]) == ("kokoro", "profesional")
-    assert described["styles"]["profesional"] == {"file": str(tmp_path / "deployed/profesional.pt"), "source": "deployed"}
+    assert described["styles"]["profesional"] == {"file": "profesional.pt", "source": "deployed"}
     assert described["styles"]["amable"]["source"] == "stock:ef_dora"

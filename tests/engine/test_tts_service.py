@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from distillation.engine.tts_service import MAX_TEXT_CHARS, TTSService, create_a
 from distillation.engine.voices import save_voice
 
 TEXT = "Gracias por su paciencia."
+# A path on the server: a slash after no word character, colon, dot or slash (not a URL), then folders.
+SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.-]+/)+[\w.-]*")
 
 
 @pytest.fixture
@@ -61,7 +64,7 @@ def test_health_and_voices_before_any_deploy(client: TestClient, kokoro_assets) 
     styles = client.get("/voices").json()["styles"]
     assert set(styles) == {"neutral", "amable", "empatico", "profesional"}
     assert {s["source"] for s in styles.values()} == {"stock:ef_dora"}
-    assert styles["amable"]["file"] == str(kokoro_assets.voice_path("ef_dora"))
+    assert styles["amable"]["file"] == kokoro_assets.voice_path("ef_dora").name
 
 
 def test_synthesize_returns_speech(client: TestClient) -> None:
@@ -100,12 +103,12 @@ def test_unknown_style_cannot_be_activated(client: TestClient) -> None:
 
 def test_reload_picks_up_a_deployment(client: TestClient, deploy: Callable[..., Path]) -> None:
     stock = wav(client.post("/synthesize", json={"text": TEXT, "style": "amable"}))
-    folder = deploy({"neutral": "em_alex", "amable": "em_santa"}, active="amable")
+    deploy({"neutral": "em_alex", "amable": "em_santa"}, active="amable")
 
     described = client.post("/reload").json()
 
     assert described["tts_backend"] == "kokoro" and described["active"] == "amable"
-    assert described["styles"]["amable"] == {"file": str(folder / "amable.pt"), "source": "deployed"}
+    assert described["styles"]["amable"] == {"file": "amable.pt", "source": "deployed"}
     assert described["styles"]["empatico"]["source"] == "stock:ef_dora"  # not deployed yet
     deployed = wav(client.post("/synthesize", json={"text": TEXT}))  # the active style: amable
     assert len(deployed) != len(stock) or not np.allclose(deployed, stock)
@@ -127,3 +130,24 @@ def test_a_broken_deployment_is_refused_and_the_old_one_kept(
     response = client.post("/reload")
     assert response.status_code == 409 and "cannot be used" in response.json()["error"]
     wav(client.post("/synthesize", json={"text": TEXT}))  # still speaking with the last good voices
+
+
+def test_no_response_names_a_path_on_the_server(
+    client: TestClient, deploy: Callable[..., Path], env_file: Path, kokoro_assets, tmp_path: Path
+) -> None:
+    answers = [client.get("/health"), client.get("/voices")]
+    folder = deploy({"neutral": "em_alex"}, active="neutral")
+    answers += [client.post("/reload"), client.get("/voices")]
+    env_file.write_text(f"TTS_BACKEND=kokoro\nKOKORO_VOICE_PATH={folder / 'gone.pt'}\n")
+    answers.append(client.post("/reload"))
+    (folder / "neutral.pt").write_bytes(b"corrupt")
+    env_file.write_text(f"TTS_BACKEND=kokoro\nKOKORO_VOICE_PATH={folder / 'neutral.pt'}\n")
+    answers += [client.post("/reload"), client.get("/nowhere")]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 409, 409, 404]
+    for answer in answers:
+        assert "error" in answer.json() or "styles" in answer.json()
+        assert str(tmp_path) not in answer.text and str(kokoro_assets.root) not in answer.text
+        assert not SERVER_PATH.search(answer.text), answer.text
+    assert answers[1].json()["styles"]["neutral"]["file"] == kokoro_assets.voice_path("ef_dora").name
+    assert answers[3].json()["styles"]["neutral"]["file"] == "neutral.pt"
