@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from distillation.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths
+from distillation.engine.tts_keys import CLIENT, OPERATOR
 
 STYLE_CHOICES = [(name, name) for name in STYLE_NAMES]
 
@@ -164,3 +165,27 @@ class EvolutionStep(models.Model):
             "features": self.features, "complete": self.complete, "accepted": self.accepted,
             "best_score": self.best_score, "elapsed": self.elapsed,
         }  # fmt: skip
+
+
+class TTSApiKey(models.Model):
+    """A key to the TTS service. Only its sha256 is kept: the secret is shown once, when made.
+
+    The valid keys are published to the service's keys file (``services.tts_keys``)."""
+
+    class Role(models.TextChoices):
+        OPERATOR = OPERATOR, "operator: synthesize, list voices, switch the style, reload"
+        CLIENT = CLIENT, "client: synthesize and list voices"
+
+    name = models.CharField(max_length=100, help_text="Who or what uses it, e.g. the call center's IVR.")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLIENT)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("manage_tts_keys", "Can create and revoke the TTS service's API keys")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role})"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from distillation.engine.tts_client import TTSClient, TTSUnavailable
+from distillation.engine.tts_client import TTSUnavailable
 from distillation.models import DistillationRun, Status
+from distillation.services.tts_keys import lab_tts_client
 
 RECENT_RUNS = 50
 
@@ -74,6 +74,6 @@ def report_rows(run: DistillationRun) -> list[dict]:
 def tts_status() -> dict:
     """What the TTS service serves now, or why it cannot say."""
     try:
-        return {"voices": TTSClient(settings.VOICELAB_TTS_URL).voices(), "error": ""}
+        return {"voices": lab_tts_client().voices(), "error": ""}
     except TTSUnavailable as exc:
         return {"voices": None, "error": str(exc)}

@@ -65,7 +65,11 @@ def pytest_configure(config: pytest.Config) -> None:
     media = base / "media"
     media.mkdir(parents=True, exist_ok=True)
     # Subprocesses (worker, ASGI server) read the environment; this process patches settings.
-    os.environ.update({"REDIS_URL": url, "VOICELAB_MEDIA_ROOT": str(media)})
+    # The TTS service's keys file and the lab's own key: never the checkout's data folder.
+    keys, lab_key = base / "tts-keys.json", base / "tts-lab-key"
+    os.environ.update({"REDIS_URL": url, "VOICELAB_MEDIA_ROOT": str(media), "VOICELAB_TTS_KEYS_FILE": str(keys),
+                       "VOICELAB_TTS_LAB_KEY_FILE": str(lab_key)})  # fmt: skip
+    settings.VOICELAB_TTS_KEYS_FILE, settings.VOICELAB_TTS_LAB_KEY_FILE = keys, lab_key
     settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
     layer = settings.CHANNEL_LAYERS["default"]
     host = {**layer["CONFIG"]["hosts"][0], "address": url}  # the lab's connection options, this Redis

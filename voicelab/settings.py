@@ -155,6 +155,11 @@ VOICELAB_DEPLOYED_VOICES_DIR = Path(
 ).resolve()
 VOICELAB_TTS_PORT = int(os.environ.get("VOICELAB_TTS_PORT", "8001"))
 VOICELAB_TTS_URL = os.environ.get("VOICELAB_TTS_URL", f"http://127.0.0.1:{VOICELAB_TTS_PORT}")
+# The TTS service's API keys: the lab publishes their hashes here, the service reads them; the
+# lab's own operator key lives beside (mode 0600), unless VOICELAB_TTS_API_KEY gives one.
+VOICELAB_TTS_KEYS_FILE = Path(os.environ.get("VOICELAB_TTS_KEYS_FILE", DATA_DIR / "tts-keys.json")).resolve()
+VOICELAB_TTS_LAB_KEY_FILE = Path(os.environ.get("VOICELAB_TTS_LAB_KEY_FILE", DATA_DIR / "tts-lab-key")).resolve()
+VOICELAB_TTS_API_KEY = os.environ.get("VOICELAB_TTS_API_KEY", "")
 KOKORO_FALLBACK_VOICE = os.environ.get("KOKORO_FALLBACK_VOICE", "ef_dora")
 # Distillation runs write their files (reference audio, checkpoints, voices, report) here, one folder a run.
 VOICELAB_RUNS_DIR = Path(os.environ.get("VOICELAB_RUNS_DIR", DATA_DIR / "distillation" / "runs")).resolve()

@@ -40,9 +40,10 @@ def deploy(
     env_file: Path,
     active: str,
     force: bool = False,
-    tts_url: str | None = None,
+    tts: TTSClient | None = None,
 ) -> DeployReport:
-    """Deploy ``evolved`` ({style: tensor file}); ``passed`` is Stage 3's verdict per style."""
+    """Deploy ``evolved`` ({style: tensor file}); ``passed`` is Stage 3's verdict per style;
+    ``tts``, with an operator key, is asked to reload."""
     _check(evolved, passed, force=force, active=active)
     report = DeployReport()
     for style, source in evolved.items():
@@ -53,8 +54,8 @@ def deploy(
         if not passed.get(style, False):
             report.warnings.append(f"{style} failed validation and was deployed anyway (forced).")
     report.env_changes = _point_env(env_file, {"TTS_BACKEND": "kokoro", "KOKORO_VOICE_PATH": str(target_dir / f"{active}.pt")})
-    if tts_url:
-        report.reloaded = _reload(tts_url, report)
+    if tts is not None:
+        report.reloaded = _reload(tts, report)
     return report
 
 
@@ -87,9 +88,9 @@ def _point_env(env_file: Path, values: Mapping[str, str]) -> dict[str, tuple[str
     return changes
 
 
-def _reload(tts_url: str, report: DeployReport) -> bool:
+def _reload(tts: TTSClient, report: DeployReport) -> bool:
     try:
-        TTSClient(tts_url).reload()
+        tts.reload()
     except TTSUnavailable as exc:
         report.warnings.append(f"{exc} Restart it to load the voices.")
         return False

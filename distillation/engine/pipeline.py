@@ -25,6 +25,7 @@ from distillation.engine.reference import Clip, NotEnoughMaterial, Reference, bu
 from distillation.engine.scoring import FitnessScorer, Target
 from distillation.engine.synthesis import Synthesizer, SynthesisPool
 from distillation.engine.teacher import Teacher, teacher_reference
+from distillation.engine.tts_client import TTSClient
 from distillation.engine.validation import validate, write_report
 from distillation.engine.voices import load_voice, save_voice
 
@@ -149,7 +150,7 @@ def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
 
 
 def deploy_stage(
-    config: PipelineConfig, *, target_dir: Path, env_file: Path, force: bool, tts_url: str | None
+    config: PipelineConfig, *, target_dir: Path, env_file: Path, force: bool, tts: TTSClient | None
 ) -> DeployReport:
     report_path = config.paths.validation_report()
     if not report_path.is_file():
@@ -163,5 +164,5 @@ def deploy_stage(
         env_file=env_file,
         active=styles[0] if styles else "",
         force=force,
-        tts_url=tts_url,
+        tts=tts,
     )

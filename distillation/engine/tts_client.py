@@ -12,9 +12,12 @@ class TTSUnavailable(RuntimeError):
 
 
 class TTSClient:
-    def __init__(self, url: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
+    """The service at ``url``, called with ``api_key`` (an operator key to switch or reload)."""
+
+    def __init__(self, url: str, *, api_key: str, timeout: float = TIMEOUT_SECONDS) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._headers = {"Authorization": f"Bearer {api_key}"}
 
     def voices(self) -> dict:
         """``{"tts_backend", "active", "styles": {style: {"file", "source"}}}``."""
@@ -28,7 +31,7 @@ class TTSClient:
 
     def _call(self, method: str, path: str, **options: object) -> dict:
         try:
-            response = httpx.request(method, f"{self.url}{path}", timeout=self.timeout, **options)
+            response = httpx.request(method, f"{self.url}{path}", headers=self._headers, timeout=self.timeout, **options)
         except httpx.HTTPError as exc:
             raise TTSUnavailable(f"The TTS service at {self.url} could not be reached ({exc}).") from None
         try:

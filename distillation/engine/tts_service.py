@@ -6,9 +6,11 @@ A small ASGI app (Starlette, served by uvicorn) that the call center's agents ca
 - ``POST /set_voice?style=empatico`` switches the active style at run time;
 - ``GET /voices`` lists the styles and the tensor file behind each;
 - ``POST /reload`` re-reads the deployment (the deploy stage calls it);
-- ``GET /health``.
+- ``GET /health``, the only route open without a key.
 
-No response names a path on the server: voice files are given by name.
+Every other route needs ``Authorization: Bearer <key>`` (see ``tts_keys``): switching and
+reloading an operator key, synthesizing and listing any valid key. No response names
+a path on the server: voice files are given by name.
 
 Configuration follows the seed: ``TTS_BACKEND=kokoro`` turns the deployed voices on
 and ``KOKORO_VOICE_PATH`` names the active style's tensor (its folder holds the
@@ -23,8 +25,9 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial, wraps
 from pathlib import Path
 
 import soundfile as sf
@@ -41,20 +44,24 @@ from distillation.engine.assets import ModelAssets
 from distillation.engine.config import STYLE_NAMES
 from distillation.engine.g2p import G2PError
 from distillation.engine.synthesis import Synthesizer, SynthesisError
+from distillation.engine.tts_keys import CLIENT, OPERATOR, KeyRing
 from distillation.engine.voices import VoiceError, load_voice
 
 DEFAULT_STYLE = "neutral"
 MAX_TEXT_CHARS = 2000  # about two minutes of speech: longer belongs in a batch job
+JSON = "application/json"
 
 log = logging.getLogger(__name__)
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class ServiceError(ValueError):
     """A request or deployment the service refuses; ``status`` is the HTTP status."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -165,7 +172,94 @@ class TTSService:
 
 
 def _error(exc: ServiceError) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=exc.status)
+    return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=exc.headers)
+
+
+def _bearer_key(request: Request) -> str:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else ""
+
+
+def _key_refusal(request: Request, keys: KeyRing, needs: str) -> ServiceError | None:
+    """401 without a valid key, 403 for a client key where an operator's is needed."""
+    key = _bearer_key(request)
+    if not key:
+        return ServiceError("This route needs an API key: send Authorization: Bearer <key>.", 401,
+                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    role = keys.role_of(key)
+    if role is None:
+        return ServiceError("The API key is not valid: it is unknown or has been revoked.", 401,
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+    if needs == OPERATOR and role != OPERATOR:
+        return ServiceError("This route needs an operator key; this is a client key.", 403)
+    return None
+
+
+def _cross_origin(request: Request) -> bool:
+    """Whether a web page on another origin sent the request.
+
+    The service serves no pages, so no browser has any business calling it, while its
+    real callers (the lab, call-center back ends, curl) are programs and send no
+    ``Origin``. Browsers add ``Origin`` to every cross-origin request, "simple" ones
+    included (a ``text/plain`` POST from any page on the machine needs no preflight), so
+    an ``Origin`` other than the service's own is a page trying to drive it: refused
+    before anything else, and no response carries CORS headers, so a page can neither
+    send a request that needs a preflight nor read any answer. The service's own origin
+    (as the ``Host`` header names it) is not cross-origin and passes; DNS rebinding can
+    forge that, which is why the API key, and not the origin, is the credential.
+    """
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return origin is not None and origin.rstrip("/").lower() != own.lower()
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _refusal(request: Request, *, keys: KeyRing, needs: str | None, json_body: bool) -> ServiceError | None:
+    """Why the request is refused before its route runs: foreign origin, key, body type."""
+    if _cross_origin(request):
+        return ServiceError("Requests from web pages on other origins are refused.", 403)
+    if needs and (refusal := _key_refusal(request, keys, needs)):
+        return refusal
+    media_type = _media_type(request)
+    if request.method == "POST" and (json_body or media_type) and media_type != JSON:
+        sent = media_type or "no Content-Type"
+        return ServiceError(f"Send the body as JSON (Content-Type: {JSON}), not {sent}.", 415)
+    return None
+
+
+def _guarded(endpoint: Endpoint, *, keys: KeyRing, needs: str | None, json_body: bool = False) -> Endpoint:
+    """``endpoint`` behind :func:`_refusal`. ``needs``: None (open), CLIENT (any valid key)
+    or OPERATOR; ``json_body``: the route reads a JSON body (a POST that sends any body
+    at all must send JSON)."""
+
+    @wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        refusal = _refusal(request, keys=keys, needs=needs, json_body=json_body)
+        return _error(refusal) if refusal else await endpoint(request)
+
+    return guarded
+
+
+def _synthesis_request(body: object) -> tuple[str, str | None, float]:
+    """``(text, style, speed)`` from the JSON body of /synthesize."""
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise ServiceError('The JSON needs a "text" string.')
+    style, speed = body.get("style"), body.get("speed", 1.0)
+    if style is not None and not isinstance(style, str):
+        raise ServiceError('"style" must be a string.')
+    if not isinstance(speed, (int, float)) or isinstance(speed, bool):
+        raise ServiceError('"speed" must be a number.')
+    return body["text"], style, float(speed)
+
+
+async def _json(request: Request) -> object:
+    try:
+        return await request.json()
+    except ValueError:
+        raise ServiceError('Send JSON like {"text": "Hola", "style": "amable", "speed": 1.0}.') from None
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -176,7 +270,7 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "The TTS service failed; its log says why."}, status_code=500)
 
 
-def create_app(service: TTSService) -> Starlette:
+def create_app(service: TTSService, *, keys: KeyRing) -> Starlette:
     """The HTTP face of ``service``; every refusal is JSON ``{"error": message}``."""
 
     async def health(request: Request) -> JSONResponse:
@@ -204,29 +298,20 @@ def create_app(service: TTSService) -> Starlette:
 
     async def synthesize(request: Request) -> Response:
         try:
-            body = await request.json()
-        except ValueError:
-            return _error(ServiceError('Send JSON like {"text": "Hola", "style": "amable", "speed": 1.0}.'))
-        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-            return _error(ServiceError('The JSON needs a "text" string.'))
-        style, speed = body.get("style"), body.get("speed", 1.0)
-        if style is not None and not isinstance(style, str):
-            return _error(ServiceError('"style" must be a string.'))
-        if not isinstance(speed, (int, float)) or isinstance(speed, bool):
-            return _error(ServiceError('"speed" must be a number.'))
-        try:
-            wav = await run_in_threadpool(service.synthesize, body["text"], style=style, speed=float(speed))
+            text, style, speed = _synthesis_request(await _json(request))
+            wav = await run_in_threadpool(service.synthesize, text, style=style, speed=speed)
         except ServiceError as exc:
             return _error(exc)
         return Response(wav, media_type="audio/wav")
 
+    guard = partial(_guarded, keys=keys)
     return Starlette(
         routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/voices", voices, methods=["GET"]),
-            Route("/set_voice", set_voice, methods=["POST"]),
-            Route("/reload", reload, methods=["POST"]),
-            Route("/synthesize", synthesize, methods=["POST"]),
+            Route("/health", guard(health, needs=None), methods=["GET"]),
+            Route("/voices", guard(voices, needs=CLIENT), methods=["GET"]),
+            Route("/set_voice", guard(set_voice, needs=OPERATOR), methods=["POST"]),
+            Route("/reload", guard(reload, needs=OPERATOR), methods=["POST"]),
+            Route("/synthesize", guard(synthesize, needs=CLIENT, json_body=True), methods=["POST"]),
         ],
         exception_handlers={HTTPException: _http_error, 500: _server_error},
     )

@@ -17,12 +17,12 @@ from distillation.engine.config import get_style
 from distillation.engine.deploy import DeployReport
 from distillation.engine.pipeline import deploy_stage
 from distillation.engine.prosody import speech_frames
-from distillation.engine.tts_client import TTSClient
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun
 from distillation.services.execution import interrupt_orphans
 from distillation.services.live import announce
 from distillation.services.material import material
 from distillation.services.teacher import teacher_problem
+from distillation.services.tts_keys import lab_tts_client
 from labeling.services.takes import TakeRejected, check_audio_upload
 
 MAX_STEPS = 100_000
@@ -140,7 +140,7 @@ def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:
         raise LaunchRefused(f"Run {run.pk} has no validation report yet: nothing to deploy.")
     report = deploy_stage(
         run.pipeline_config(), target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR, env_file=settings.VOICELAB_ENV_FILE,
-        force=force, tts_url=settings.VOICELAB_TTS_URL,
+        force=force, tts=lab_tts_client(),
     )  # fmt: skip
     run.deployed_at = timezone.now()
     run.save(update_fields=["deployed_at"])
@@ -150,4 +150,4 @@ def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:
 def switch_style_of_tts(*, style: str) -> dict:
     """Make ``style`` the TTS service's default voice; returns what it serves now."""
     get_style(style)
-    return TTSClient(settings.VOICELAB_TTS_URL).set_voice(style)
+    return lab_tts_client().set_voice(style)

@@ -91,9 +91,9 @@ def media_root(e2e_media: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def e2e_distillation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Where the session's runs, deployed voices and .env live, and the TTS service's URL
-    (started only by the tests that need it, see ``tts_service``): the same settings for
-    this process and the lab's."""
+    """Where the session's runs, deployed voices and .env live, the TTS service's URL
+    (started only by the tests that need it, see ``tts_service``) and its keys: the same
+    settings for this process and the lab's."""
     from voicelab.embedded_redis import HOST, free_port
 
     root = tmp_path_factory.mktemp("e2e-distillation")
@@ -102,6 +102,8 @@ def e2e_distillation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
         "VOICELAB_DEPLOYED_VOICES_DIR": str(root / "deployed"),
         "VOICELAB_ENV_FILE": str(root / ".env"),
         "VOICELAB_TTS_URL": f"http://{HOST}:{free_port()}",
+        "VOICELAB_TTS_KEYS_FILE": str(root / "tts-keys.json"),
+        "VOICELAB_TTS_LAB_KEY_FILE": str(root / "tts-lab-key"),
     }
 
 
@@ -236,7 +238,8 @@ def beat(lab_env: dict[str, str], process_logs: Path, tmp_path: Path) -> Iterato
 
 @pytest.fixture(scope="session")
 def tts_service(lab_env: dict[str, str], e2e_distillation: dict[str, str], process_logs: Path, kokoro_assets) -> Iterator[str]:
-    """``manage.py runtts`` on the port the lab's settings name, reading the session's .env."""
+    """``manage.py runtts`` on the port the lab's settings name, reading the session's .env
+    and the keys the lab publishes (the lab's own key among them, made on its first call)."""
     port = e2e_distillation["VOICELAB_TTS_URL"].rsplit(":", 1)[1]
     server = processes.start("runtts", ["manage.py", "runtts", "--port", port],
                              env={**lab_env, "KOKORO_THREADS": "1"}, log_dir=process_logs)  # fmt: skip

@@ -12,6 +12,8 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from distillation.services.tts_keys import lab_api_key
+
 from .conftest import Worker
 from .lab import ANNOTATOR_PASSWORD, OPERATOR_PASSWORD
 from .workspace import Workspace
@@ -82,14 +84,15 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
     page.get_by_role("button", name="Deploy").click()
     expect(page.locator("#deployed")).to_contain_text("Deployed 1 voice; the TTS service reloaded them")
     expect(page.locator('#tts-panel tr[data-style="neutral"]')).to_contain_text("deployed")
-    voices = httpx.get(f"{tts_service}/voices", timeout=10).json()
+    lab_key = {"Authorization": f"Bearer {lab_api_key()}"}  # the key the lab made for its own calls
+    voices = httpx.get(f"{tts_service}/voices", headers=lab_key, timeout=10).json()
     assert voices["active"] == "neutral" and voices["tts_backend"] == "kokoro"
 
     page.locator("#tts-style").select_option("empatico")
     page.get_by_role("button", name="Switch style").click()
     expect(page.locator("#tts-active")).to_have_text("empatico")
     page.screenshot(path=screenshot_dir / "distillation-report.png", full_page=True)
-    assert httpx.get(f"{tts_service}/voices", timeout=10).json()["active"] == "empatico"
+    assert httpx.get(f"{tts_service}/voices", headers=lab_key, timeout=10).json()["active"] == "empatico"
 
 
 def test_an_annotator_cannot_reach_the_launch_page(page: Page, lab_annotator: User) -> None:

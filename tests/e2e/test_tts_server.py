@@ -1,19 +1,43 @@
-"""The TTS service as operators run it: ``manage.py runtts`` on a port, driven over real HTTP."""
+"""The TTS service as operators run it: ``manage.py runtts`` on a port, driven over real HTTP,
+with its keys file and its key from the environment."""
 
 from __future__ import annotations
 
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import soundfile as sf
 
+from distillation.engine.tts_client import TTSClient
+from distillation.engine.tts_keys import CLIENT, OPERATOR, PublishedKey, key_hash, new_key, write_keys_file
+
 from . import processes
 from .processes import LabProcess
+
+KEYS = {"operator": new_key(), "client": new_key(), "spare": new_key(), "environment": new_key()}
+ROLES = {"operator": OPERATOR, "client": CLIENT, "spare": CLIENT}
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[name]}"}
+
+
+def publish(path: Path, *names: str) -> None:
+    """Write the keys file as the lab does."""
+    write_keys_file(path, [PublishedKey(name, ROLES[name], key_hash(KEYS[name])) for name in names])
+
+
+@pytest.fixture(scope="module")
+def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tts-keys") / "tts-keys.json"
+    publish(path, "operator", "client")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -22,34 +46,50 @@ def tts_env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tts_server(kokoro_assets, tts_env_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def runtts(kokoro_assets, tts_env_file: Path, keys_file: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``runtts(**env)``: a context manager serving ``manage.py runtts`` on a free port with
+    the module's keys file and .env and ``env`` added; yields its URL once it answers."""
     from voicelab.embedded_redis import HOST, free_port
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "voicelab.settings",
-        "VOICELAB_MODELS_DIR": str(kokoro_assets.root),
-        "VOICELAB_ENV_FILE": str(tts_env_file),
-        "KOKORO_THREADS": "1",
-    }
-    server: LabProcess = processes.start(
-        "runtts", ["manage.py", "runtts", "--port", str(port)], env=env, log_dir=tmp_path_factory.mktemp("tts-log")
-    )
-    base_url = f"http://{HOST}:{port}"
-    try:
-        server.wait_ready(lambda: processes.http_ok(f"{base_url}/health"), timeout=90)
-        yield base_url
-    finally:
-        server.stop()
+    @contextmanager
+    def serve(**extra: str) -> Iterator[str]:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "voicelab.settings",
+            "VOICELAB_MODELS_DIR": str(kokoro_assets.root),
+            "VOICELAB_ENV_FILE": str(tts_env_file),
+            "VOICELAB_TTS_KEYS_FILE": str(keys_file),
+            "VOICELAB_TTS_API_KEY": KEYS["environment"],
+            "KOKORO_THREADS": "1",
+            **extra,
+        }
+        log_dir = tmp_path_factory.mktemp("tts-log")
+        server: LabProcess = processes.start("runtts", ["manage.py", "runtts", "--port", str(port)], env=env,
+                                             log_dir=log_dir)  # fmt: skip
+        base_url = f"http://{HOST}:{port}"
+        try:
+            server.wait_ready(lambda: processes.http_ok(f"{base_url}/health"), timeout=90)
+            yield base_url
+        finally:
+            server.stop()
+
+    return serve
+
+
+@pytest.fixture(scope="module")
+def tts_server(runtts: Callable) -> Iterator[str]:
+    with runtts() as url:
+        yield url
 
 
 def test_the_seeds_curl_switches_the_style_and_speech_follows(tts_server: str) -> None:
-    # curl -X POST http://localhost:8001/set_voice?style=empatico
-    switched = httpx.post(f"{tts_server}/set_voice", params={"style": "empatico"}, timeout=10)
+    # curl -X POST http://localhost:8001/set_voice?style=empatico -H "Authorization: Bearer $KEY"
+    switched = httpx.post(f"{tts_server}/set_voice", params={"style": "empatico"}, headers=bearer("operator"), timeout=10)
     assert switched.status_code == 200 and switched.json()["active"] == "empatico"
 
-    spoken = httpx.post(f"{tts_server}/synthesize", json={"text": "Lamento las molestias."}, timeout=60)
+    spoken = httpx.post(f"{tts_server}/synthesize", json={"text": "Lamento las molestias."}, headers=bearer("client"),
+                        timeout=60)  # fmt: skip
 
     assert spoken.status_code == 200 and spoken.headers["content-type"] == "audio/wav"
     audio, rate = sf.read(io.BytesIO(spoken.content))
@@ -58,8 +98,31 @@ def test_the_seeds_curl_switches_the_style_and_speech_follows(tts_server: str) -
 
 
 def test_refusals_are_json_with_a_reason(tts_server: str) -> None:
-    response = httpx.post(f"{tts_server}/synthesize", json={"text": " "}, timeout=10)
+    response = httpx.post(f"{tts_server}/synthesize", json={"text": " "}, headers=bearer("client"), timeout=10)
     assert response.status_code == 400 and response.json() == {"error": "The text is empty."}
+
+
+def test_keys_decide_who_may_do_what_and_a_revoke_needs_no_restart(
+    tts_server: str, keys_file: Path, kokoro_assets
+) -> None:
+    voices, switch = f"{tts_server}/voices", f"{tts_server}/set_voice?style=amable"
+    anonymous = httpx.get(voices, timeout=10)
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert "API key" in anonymous.json()["error"]
+    assert httpx.post(switch, headers=bearer("client"), timeout=10).status_code == 403
+    assert httpx.post(f"{tts_server}/reload", headers=bearer("client"), timeout=10).status_code == 403
+    assert httpx.post(switch, headers=bearer("environment"), timeout=10).json()["active"] == "amable"
+    page = httpx.post(f"{tts_server}/synthesize", content=b'{"text": "Hola"}', timeout=10,
+                      headers={"Content-Type": "text/plain", "Origin": "http://evil.example", **bearer("client")})  # fmt: skip
+    assert page.status_code == 403 and "access-control-allow-origin" not in page.headers
+    health = httpx.get(f"{tts_server}/health", timeout=10).text
+    assert str(kokoro_assets.root) not in health and str(keys_file.parent) not in health
+
+    publish(keys_file, "operator", "client", "spare")
+    assert httpx.get(voices, headers=bearer("spare"), timeout=10).status_code == 200
+    publish(keys_file, "operator", "client")  # the lab revokes "spare"
+    revoked = httpx.get(voices, headers=bearer("spare"), timeout=10)
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]
 
 
 def test_missing_models_stop_runtts_with_one_clear_line(tmp_path: Path) -> None:
@@ -85,10 +148,11 @@ def test_deploy_reloads_the_running_service(tts_server: str, tts_env_file: Path,
     save_voice(stock_voice("em_santa"), evolved["profesional"])
 
     report = deploy(evolved=evolved, passed=dict.fromkeys(evolved, True), target_dir=tmp_path / "deployed",
-                    env_file=tts_env_file, active="profesional", tts_url=tts_server)  # fmt: skip
+                    env_file=tts_env_file, active="profesional",
+                    tts=TTSClient(tts_server, api_key=KEYS["operator"]))  # fmt: skip
 
     assert report.reloaded and not report.warnings
-    described = httpx.get(f"{tts_server}/voices", timeout=10).json()
+    described = httpx.get(f"{tts_server}/voices", headers=bearer("client"), timeout=10).json()
     assert (described["tts_backend"], described["active"]) == ("kokoro", "profesional")
     assert described["styles"]["profesional"] == {"file": "profesional.pt", "source": "deployed"}
     assert described["styles"]["amable"]["source"] == "stock:ef_dora"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from distillation.engine.deploy import DeployError, deploy
+from distillation.engine.tts_client import TTSClient
 from distillation.engine.voices import VoiceError, save_voice
 
 ENV = "# call center TTS\nOTHER_SETTING=keep-me\nTTS_BACKEND=piper\n"
@@ -71,6 +72,7 @@ def test_an_unreachable_service_is_a_warning_not_a_failure(evolved: dict, env_fi
     from voicelab.embedded_redis import free_port
 
     report = deploy(evolved=evolved, passed={"neutral": True, "amable": True}, target_dir=tmp_path / "d",
-                    env_file=env_file, active="neutral", tts_url=f"http://127.0.0.1:{free_port()}")  # fmt: skip
+                    env_file=env_file, active="neutral",
+                    tts=TTSClient(f"http://127.0.0.1:{free_port()}", api_key="any"))  # fmt: skip
     assert not report.reloaded and "could not be reached" in report.warnings[0]
     assert (tmp_path / "d" / "neutral.pt").exists()

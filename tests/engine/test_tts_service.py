@@ -1,4 +1,5 @@
-"""The Kokoro TTS service over HTTP: endpoints, style switching, deployments and refusals."""
+"""The Kokoro TTS service over HTTP: endpoints, style switching, deployments, refusals, and
+who may call it (API keys, origins, body types); the real app on the real onnx synthesizer."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 import soundfile as sf
 from starlette.testclient import TestClient
 
+from distillation.engine.tts_keys import CLIENT, OPERATOR, KeyRing, PublishedKey, key_hash, new_key, write_keys_file
 from distillation.engine.tts_service import MAX_TEXT_CHARS, TTSService, create_app
 from distillation.engine.voices import save_voice
 
 TEXT = "Gracias por su paciencia."
+KEYS = {"operator": new_key(), "client": new_key(), "revoked": new_key(), "environment": new_key()}
 # A path on the server: a slash after no word character, colon, dot or slash (not a URL), then folders.
 SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.-]+/)+[\w.-]*")
 
@@ -31,8 +34,38 @@ def service(onnx_synthesizer, kokoro_assets, env_file: Path) -> TTSService:
 
 
 @pytest.fixture
-def client(service: TTSService) -> TestClient:
-    return TestClient(create_app(service))
+def keys_file(tmp_path: Path) -> Path:
+    """The keys file as the lab publishes it: an operator and a client key."""
+    path = tmp_path / "tts-keys.json"
+    publish(path, "operator", "client")
+    return path
+
+
+def publish(path: Path, *names: str) -> None:
+    roles = {"operator": OPERATOR, "client": CLIENT, "revoked": CLIENT}
+    write_keys_file(path, [PublishedKey(name, roles[name], key_hash(KEYS[name])) for name in names])
+
+
+@pytest.fixture
+def keys(keys_file: Path) -> KeyRing:
+    return KeyRing(keys_file, operator_key=KEYS["environment"])
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[name]}"}
+
+
+@pytest.fixture
+def anonymous(service: TTSService, keys: KeyRing) -> TestClient:
+    """The real app, called without a key."""
+    return TestClient(create_app(service, keys=keys))
+
+
+@pytest.fixture
+def client(anonymous: TestClient) -> TestClient:
+    """The real app, called with an operator key."""
+    anonymous.headers.update(bearer("operator"))
+    return anonymous
 
 
 @pytest.fixture
@@ -88,6 +121,9 @@ def test_set_voice_switches_the_active_style(client: TestClient) -> None:
         ({"json": {"text": TEXT, "speed": "fast"}}, 400, "number"),
         ({"json": {"words": TEXT}}, 400, "text"),
         ({"content": b"not json", "headers": {"content-type": "application/json"}}, 400, "Send JSON"),
+        ({"content": b'{"text": "Hola"}', "headers": {"content-type": "text/plain"}}, 415, "application/json"),
+        ({"data": {"text": TEXT}}, 415, "application/json"),  # a form
+        ({"content": b'{"text": "Hola"}'}, 415, "no Content-Type"),
     ],
 )
 def test_bad_synthesis_requests_get_a_clear_4xx(client: TestClient, request_kwargs: dict, status: int, reason: str) -> None:
@@ -132,6 +168,94 @@ def test_a_broken_deployment_is_refused_and_the_old_one_kept(
     wav(client.post("/synthesize", json={"text": TEXT}))  # still speaking with the last good voices
 
 
+ROUTES = {
+    "health": ("GET", "/health", {}),
+    "voices": ("GET", "/voices", {}),
+    "synthesize": ("POST", "/synthesize", {"json": {"text": TEXT}}),
+    "set_voice": ("POST", "/set_voice?style=amable", {}),
+    "reload": ("POST", "/reload", {}),
+}
+REFUSED = {"health": 200, "voices": 401, "synthesize": 401, "set_voice": 401, "reload": 401}
+ALLOWED = dict.fromkeys(ROUTES, 200)
+MAY = {  # what each caller gets from each route
+    None: REFUSED,
+    "bad": REFUSED,
+    "revoked": REFUSED,
+    "client": {**ALLOWED, "set_voice": 403, "reload": 403},
+    "operator": ALLOWED,
+    "environment": ALLOWED,  # VOICELAB_TTS_API_KEY: an operator key
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("caller", MAY)
+def test_who_may_call_each_route(anonymous: TestClient, keys: KeyRing, keys_file: Path, caller: str | None,
+                                 route: str) -> None:  # fmt: skip
+    publish(keys_file, "operator", "client", "revoked")
+    assert keys.role_of(KEYS["revoked"]) == CLIENT  # valid, until the lab revokes it:
+    publish(keys_file, "operator", "client")
+    headers = {} if caller is None else {"Authorization": f"Bearer {KEYS.get(caller, 'not-a-key')}"}
+    method, url, options = ROUTES[route]
+
+    response = anonymous.request(method, url, headers=headers, **options)
+
+    status = MAY[caller][route]
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer") and "key" in response.json()["error"]
+    if status == 403:
+        assert "needs an operator key" in response.json()["error"]
+    if route == "synthesize" and status == 200:
+        wav(response)
+    if route == "set_voice":
+        assert anonymous.get("/health").json()["active"] == ("amable" if status == 200 else "neutral")
+
+
+def test_an_unreadable_keys_file_lets_no_published_key_in(anonymous: TestClient, keys_file: Path) -> None:
+    keys_file.write_text("{half a file")
+    assert anonymous.get("/voices", headers=bearer("operator")).status_code == 401
+    assert anonymous.get("/voices", headers=bearer("environment")).status_code == 200
+
+
+class CountingSynthesizer:
+    """The real synthesizer, counting the texts it is asked to speak."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.calls = real, 0
+
+    def synthesize(self, *args: object, **kwargs: object) -> np.ndarray:
+        self.calls += 1
+        return self.real.synthesize(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+def test_a_web_page_on_another_origin_cannot_drive_it(onnx_synthesizer, kokoro_assets, env_file: Path,
+                                                      keys: KeyRing) -> None:  # fmt: skip
+    synthesizer = CountingSynthesizer(onnx_synthesizer)
+    service = TTSService(synthesizer=synthesizer, assets=kokoro_assets, environ={}, env_file=env_file)
+    client = TestClient(create_app(service, keys=keys))
+    foreign = {"Origin": "http://evil.example"}
+    body = b'{"text": "Transfiera el saldo."}'
+
+    # The "simple" request any page may send without a preflight, with or without a key.
+    for headers in ({}, bearer("operator")):
+        response = client.post("/synthesize", content=body, headers={"Content-Type": "text/plain", **foreign, **headers})
+        assert response.status_code == 403 and "other origins" in response.json()["error"]
+        assert "access-control-allow-origin" not in response.headers
+    switched = client.post("/set_voice?style=amable", headers={**foreign, **bearer("operator")})
+    assert switched.status_code == 403 and client.get("/health").json()["active"] == "neutral"
+    preflight = client.options("/synthesize", headers={**foreign, "Access-Control-Request-Method": "POST",
+                                                       "Access-Control-Request-Headers": "authorization"})  # fmt: skip
+    assert preflight.status_code >= 400 and "access-control-allow-origin" not in preflight.headers
+    assert synthesizer.calls == 0
+
+    # Its own origin is not a foreign page's: a JSON request with a key is spoken.
+    wav(client.post("/synthesize", json={"text": TEXT}, headers={"Origin": "http://testserver", **bearer("client")}))
+    assert synthesizer.calls == 1
+
+
 def test_no_response_names_a_path_on_the_server(
     client: TestClient, deploy: Callable[..., Path], env_file: Path, kokoro_assets, tmp_path: Path
 ) -> None:
@@ -151,3 +275,4 @@ def test_no_response_names_a_path_on_the_server(
         assert not SERVER_PATH.search(answer.text), answer.text
     assert answers[1].json()["styles"]["neutral"]["file"] == kokoro_assets.voice_path("ef_dora").name
     assert answers[3].json()["styles"]["neutral"]["file"] == "neutral.pt"
+

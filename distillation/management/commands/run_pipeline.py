@@ -22,6 +22,7 @@ from distillation.engine.synthesis import SynthesisConfig, SynthesisError, Synth
 from distillation.engine.voices import VoiceError
 from distillation.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
 from distillation.services.material import labeled_clips, style_sentences
+from distillation.services.tts_keys import lab_tts_client
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
 CLEAR_ERRORS = (
@@ -85,7 +86,7 @@ class Command(BaseCommand):
         if stage in ("all", "deploy"):
             result = deploy_stage(
                 config, target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR, env_file=settings.VOICELAB_ENV_FILE,
-                force=force, tts_url=settings.VOICELAB_TTS_URL,
+                force=force, tts=lab_tts_client(),
             )
             for style, path in result.deployed.items():
                 self.stdout.write(f"Stage 4 {style}: {path}")

@@ -6,13 +6,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from distillation.engine.assets import MissingModelError, require
 from distillation.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
+from distillation.engine.tts_keys import KeyRing
 from distillation.engine.tts_service import ServiceError, TTSService, create_app
 
 
 class Command(BaseCommand):
     help = (
         "Serve the Kokoro TTS service (POST /synthesize, POST /set_voice?style=…, GET /voices, "
-        "POST /reload, GET /health) with the deployed voices, or a stock voice until one is deployed."
+        "POST /reload, GET /health) with the deployed voices, or a stock voice until one is deployed. "
+        "Every route but /health needs an API key: one published to VOICELAB_TTS_KEYS_FILE by the lab, "
+        "or VOICELAB_TTS_API_KEY (an operator key)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,5 +37,6 @@ class Command(BaseCommand):
             )
         except (MissingModelError, SynthesisError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"Kokoro TTS ({config.backend}, {config.device}) on http://{host}:{port}/")
-        uvicorn.run(create_app(service), host=host, port=port, log_level="info")
+        keys = KeyRing(settings.VOICELAB_TTS_KEYS_FILE, operator_key=settings.VOICELAB_TTS_API_KEY)
+        self.stdout.write(f"Kokoro TTS ({config.backend}, {config.device}) on http://{host}:{port}/, keys from {keys.path}")
+        uvicorn.run(create_app(service, keys=keys), host=host, port=port, log_level="info")
