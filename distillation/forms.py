@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from distillation.engine.config import STYLES
-from distillation.models import DistillationRun
+from distillation.models import DistillationRun, TTSApiKey
 from distillation.services.runs import MAX_STEPS
 
 STYLE_CHOICES = [(name, spec.label) for name, spec in STYLES.items()]
@@ -36,3 +36,9 @@ class StyleForm(forms.Form):
 
 class BlindGuessForm(forms.Form):
     target_is = forms.ChoiceField(choices=[("a", "A"), ("b", "B")])
+
+
+class TTSKeyForm(forms.ModelForm):
+    class Meta:
+        model = TTSApiKey
+        fields = ["name", "role"]

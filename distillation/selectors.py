@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from distillation.engine.tts_client import TTSUnavailable
-from distillation.models import DistillationRun, Status
+from distillation.models import DistillationRun, Status, TTSApiKey
 from distillation.services.tts_keys import lab_tts_client
 
 RECENT_RUNS = 50
@@ -69,6 +69,11 @@ def report_rows(run: DistillationRun) -> list[dict]:
                    "evolved": artifact_url(run, ab["evolved"])} if ab else None,
         })  # fmt: skip
     return rows
+
+
+def tts_keys() -> QuerySet[TTSApiKey]:
+    """Every key, newest first, revoked ones too (they say when)."""
+    return TTSApiKey.objects.select_related("created_by")
 
 
 def tts_status() -> dict:

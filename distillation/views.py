@@ -8,15 +8,16 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from distillation import selectors
 from distillation.engine.config import STYLES, UnknownStyleError
 from distillation.engine.deploy import DeployError
 from distillation.engine.tts_client import TTSUnavailable
-from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm
-from distillation.models import DistillationRun
+from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm, TTSKeyForm
+from distillation.models import DistillationRun, TTSApiKey
 from distillation.services.material import material
 from distillation.services.runs import (
     LaunchRefused,
@@ -28,6 +29,7 @@ from distillation.services.runs import (
     switch_style_of_tts,
 )
 from distillation.services.teacher import teacher_problem
+from distillation.services.tts_keys import create_key, revoke_key
 from voicelab.responses import error_response, form_error
 
 ARTIFACT_SUFFIXES = (".wav", ".pt", ".json", ".txt")
@@ -35,6 +37,7 @@ ARTIFACT_SUFFIXES = (".wav", ".pt", ".json", ".txt")
 can_view = permission_required("distillation.view_distillationrun", raise_exception=True)
 can_launch = permission_required("distillation.launch_run", raise_exception=True)
 can_deploy = permission_required("distillation.deploy_voice", raise_exception=True)
+can_manage_keys = permission_required("distillation.manage_tts_keys", raise_exception=True)
 
 
 def _run_or_404(pk: int) -> DistillationRun:
@@ -227,3 +230,32 @@ def switch_style(request: HttpRequest) -> HttpResponse:
     except TTSUnavailable as exc:
         return error_response(request, str(exc), status=502)
     return render(request, "distillation/_tts_panel.html", {"tts": selectors.tts_status()})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@can_manage_keys
+def tts_keys(request: HttpRequest) -> HttpResponse:
+    """The TTS service's API keys; a POST makes one, whose secret only its answer shows."""
+    form = TTSKeyForm(request.POST or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            return _keys_page(request, form, status=400)
+        key, secret = create_key(name=form.cleaned_data["name"], role=form.cleaned_data["role"], user=request.user)
+        return _keys_page(request, TTSKeyForm(), created=key, secret=secret)
+    return _keys_page(request, form)
+
+
+def _keys_page(
+    request: HttpRequest, form: TTSKeyForm, *, created: TTSApiKey | None = None, secret: str = "", status: int = 200
+) -> HttpResponse:
+    context = {"form": form, "error": form_error(form), "keys": selectors.tts_keys(), "created": created, "secret": secret}
+    return render(request, "distillation/tts_keys.html", context, status=status)
+
+
+@require_POST
+@can_manage_keys
+def revoke_tts_key(request: HttpRequest, pk: int) -> HttpResponse:
+    key = revoke_key(key=get_object_or_404(TTSApiKey, pk=pk))
+    messages.info(request, f"Key “{key.name}” revoked: the TTS service refuses it from its next request.")
+    return redirect("distillation:tts_keys")

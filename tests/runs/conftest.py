@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.test import Client
 
 from distillation.services import execution
 from distillation.services.live import run_group
@@ -27,6 +28,12 @@ def lab(settings, tmp_path: Path, media_root: Path, kokoro_assets, monkeypatch: 
     # test's open transaction; these walks are short, and the e2e tests cover the renewal.
     monkeypatch.setattr(execution, "RENEW_SECONDS", 3600.0)
     return tmp_path
+
+
+@pytest.fixture
+def operator_client(client: Client, operator) -> Client:
+    client.force_login(operator)
+    return client
 
 
 @pytest.fixture

@@ -28,12 +28,6 @@ pytestmark = pytest.mark.django_db
 LAUNCH = reverse("distillation:launch")
 
 
-@pytest.fixture
-def operator_client(client: Client, operator) -> Client:
-    client.force_login(operator)
-    return client
-
-
 def wav_upload(samples: np.ndarray, name: str = "voice.wav", rate: int = 24_000) -> SimpleUploadedFile:
     buffer = io.BytesIO()
     sf.write(buffer, samples, rate, format="WAV")
