@@ -9,8 +9,10 @@ A small ASGI app (Starlette, served by uvicorn) that the call center's agents ca
 - ``GET /health``, the only route open without a key.
 
 Every other route needs ``Authorization: Bearer <key>`` (see ``tts_keys``): switching and
-reloading an operator key, synthesizing and listing any valid key. No response names
-a path on the server: voice files are given by name.
+reloading an operator key, synthesizing and listing any valid key. Synthesis runs one
+request at a time behind a bounded queue (``VOICELAB_TTS_QUEUE`` waiting, each answered
+within ``VOICELAB_TTS_TIMEOUT`` seconds). No response names a path on the server: voice
+files are given by name.
 
 Configuration follows the seed: ``TTS_BACKEND=kokoro`` turns the deployed voices on
 and ``KOKORO_VOICE_PATH`` names the active style's tensor (its folder holds the
@@ -22,13 +24,18 @@ fresh start.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import math
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial, wraps
 from pathlib import Path
+from typing import TypeVar
 
 import soundfile as sf
 import torch
@@ -52,6 +59,7 @@ MAX_TEXT_CHARS = 2000  # about two minutes of speech: longer belongs in a batch 
 JSON = "application/json"
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -142,7 +150,9 @@ class TTSService:
             raise ServiceError(f"Unknown style {style!r}: choose one of {', '.join(STYLE_NAMES)}.")
         self.deployment = Deployment(self.deployment.tts_backend, self.deployment.voices, style)
 
-    def synthesize(self, text: str, *, style: str | None, speed: float) -> bytes:
+    def voice_for(self, text: str, style: str | None) -> torch.Tensor:
+        """The voice that speaks ``text`` in ``style`` (None: the active one), or why not:
+        checked before a request takes a place in the queue."""
         if not text.strip():
             raise ServiceError("The text is empty.")
         if len(text) > MAX_TEXT_CHARS:
@@ -151,9 +161,13 @@ class TTSService:
         style = style or deployment.active
         if style not in deployment.voices:
             raise ServiceError(f"Unknown style {style!r}: choose one of {', '.join(STYLE_NAMES)}.")
+        return deployment.voices[style].tensor
+
+    def speak(self, text: str, voice: torch.Tensor, *, speed: float) -> bytes:
+        """``text`` in ``voice`` as a 16-bit WAV file."""
         try:
             with self._lock:
-                audio = self.synthesizer.synthesize(text, deployment.voices[style].tensor, speed=speed)
+                audio = self.synthesizer.synthesize(text, voice, speed=speed)
         except (SynthesisError, G2PError) as exc:
             raise ServiceError(str(exc)) from None
         buffer = io.BytesIO()
@@ -169,6 +183,84 @@ class TTSService:
                 style: {"file": voice.path.name, "source": voice.source} for style, voice in deployment.voices.items()
             },
         }
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """How much synthesis the service takes on: ``waiting`` requests queued behind the one
+    being spoken, each answered within ``timeout`` seconds of its arrival."""
+
+    waiting: int = 8
+    timeout: float = 60.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ServiceLimits:
+        """``VOICELAB_TTS_QUEUE`` and ``VOICELAB_TTS_TIMEOUT``, or the defaults."""
+        try:
+            waiting = int(environ.get("VOICELAB_TTS_QUEUE") or cls.waiting)
+            timeout = float(environ.get("VOICELAB_TTS_TIMEOUT") or cls.timeout)
+        except ValueError as exc:
+            raise ServiceError(f"VOICELAB_TTS_QUEUE / VOICELAB_TTS_TIMEOUT: {exc}.") from None
+        if waiting < 0 or not timeout > 0:
+            raise ServiceError("VOICELAB_TTS_QUEUE must be 0 or more and VOICELAB_TTS_TIMEOUT more than 0 seconds.")
+        return cls(waiting=waiting, timeout=timeout)
+
+
+class SynthesisQueue:
+    """Synthesis one request at a time, on its own thread, with at most ``limits.waiting``
+    requests waiting; beyond that a request is refused at once (503, ``Retry-After``).
+
+    Each request is answered within ``limits.timeout`` seconds of its arrival (504 after
+    that). One still waiting then is dropped: it is never synthesized. One already being
+    synthesized cannot be stopped midway (the model has no way to cancel), so it runs to
+    its end, which MAX_TEXT_CHARS bounds, and keeps its place until then: the bound on the
+    work taken on holds even when every caller gives up.
+    """
+
+    def __init__(self, limits: ServiceLimits) -> None:
+        self.limits = limits
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-synthesis")
+        self._count_lock = threading.Lock()
+        self._pending = 0  # being synthesized or waiting
+        self._seconds = 1.0  # a moving average of one synthesis, for Retry-After
+
+    def state(self) -> dict:
+        return {"pending": self._pending, "max_waiting": self.limits.waiting, "timeout_s": self.limits.timeout}
+
+    async def run(self, work: Callable[[], T]) -> T:
+        job = asyncio.wrap_future(self._admit(work))
+        try:
+            # On timeout the wrapper is cancelled, and with it the job unless it has started.
+            return await asyncio.wait_for(job, self.limits.timeout)
+        except TimeoutError:
+            raise ServiceError(
+                f"No answer within {self.limits.timeout:g} s: the service is overloaded or the text too long.",
+                status=504,
+            ) from None
+
+    def _admit(self, work: Callable[[], T]) -> Future[T]:
+        with self._count_lock:
+            if self._pending > self.limits.waiting:
+                retry = max(1, math.ceil(self._seconds))
+                raise ServiceError(
+                    f"The service is busy: its queue ({self.limits.waiting} waiting) is full; retry in {retry} s.",
+                    status=503, headers={"Retry-After": str(retry)},
+                )  # fmt: skip
+            self._pending += 1
+        job = self._thread.submit(self._timed, work)
+        job.add_done_callback(self._release)  # when it ends, or is dropped before it starts
+        return job
+
+    def _timed(self, work: Callable[[], T]) -> T:
+        started = time.monotonic()
+        try:
+            return work()
+        finally:
+            self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
+
+    def _release(self, job: Future) -> None:
+        with self._count_lock:
+            self._pending -= 1
 
 
 def _error(exc: ServiceError) -> JSONResponse:
@@ -270,14 +362,16 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "The TTS service failed; its log says why."}, status_code=500)
 
 
-def create_app(service: TTSService, *, keys: KeyRing) -> Starlette:
+def create_app(service: TTSService, *, keys: KeyRing, limits: ServiceLimits = ServiceLimits()) -> Starlette:
     """The HTTP face of ``service``; every refusal is JSON ``{"error": message}``."""
+    queue = SynthesisQueue(limits)
 
     async def health(request: Request) -> JSONResponse:
         config = service.synthesizer.config
         return JSONResponse(
-            {"status": "ok", "backend": config.backend, "device": config.device, **service.describe()}
-        )
+            {"status": "ok", "backend": config.backend, "device": config.device, "queue": queue.state(),
+             **service.describe()}
+        )  # fmt: skip
 
     async def voices(request: Request) -> JSONResponse:
         return JSONResponse(service.describe())
@@ -299,7 +393,8 @@ def create_app(service: TTSService, *, keys: KeyRing) -> Starlette:
     async def synthesize(request: Request) -> Response:
         try:
             text, style, speed = _synthesis_request(await _json(request))
-            wav = await run_in_threadpool(service.synthesize, text, style=style, speed=speed)
+            voice = service.voice_for(text, style)
+            wav = await queue.run(partial(service.speak, text, voice, speed=speed))
         except ServiceError as exc:
             return _error(exc)
         return Response(wav, media_type="audio/wav")

@@ -1,5 +1,5 @@
 """The TTS service as operators run it: ``manage.py runtts`` on a port, driven over real HTTP,
-with its keys file and its key from the environment."""
+with its keys file, its key from the environment, and its bounded queue and timeout."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from .processes import LabProcess
 
 KEYS = {"operator": new_key(), "client": new_key(), "spare": new_key(), "environment": new_key()}
 ROLES = {"operator": OPERATOR, "client": CLIENT, "spare": CLIENT}
+# About 20 s of speech, some 10 s to speak on one thread: the requests behind it are still
+# waiting when the test looks, and it outlasts a 4 s timeout.
+LONG_TEXT = " ".join(["Lamento mucho las molestias que le hemos causado con su pedido."] * 6)
 
 
 def bearer(name: str) -> dict[str, str]:
@@ -79,8 +83,21 @@ def runtts(kokoro_assets, tts_env_file: Path, keys_file: Path, tmp_path_factory:
 
 @pytest.fixture(scope="module")
 def tts_server(runtts: Callable) -> Iterator[str]:
-    with runtts() as url:
+    """The service with room for one request waiting behind the one being spoken."""
+    with runtts(VOICELAB_TTS_QUEUE="1") as url:
         yield url
+
+
+def pending(url: str) -> int:
+    return httpx.get(f"{url}/health", timeout=10).json()["queue"]["pending"]
+
+
+def wait_pending(url: str, count: int, *, timeout: float = 120) -> None:
+    processes.wait_until(lambda: pending(url) == count, timeout=timeout, what=f"{count} requests in the queue")
+
+
+def speak_later(pool: ThreadPoolExecutor, url: str, text: str) -> Future[httpx.Response]:
+    return pool.submit(httpx.post, f"{url}/synthesize", json={"text": text}, headers=bearer("client"), timeout=180)
 
 
 def test_the_seeds_curl_switches_the_style_and_speech_follows(tts_server: str) -> None:
@@ -123,6 +140,39 @@ def test_keys_decide_who_may_do_what_and_a_revoke_needs_no_restart(
     publish(keys_file, "operator", "client")  # the lab revokes "spare"
     revoked = httpx.get(voices, headers=bearer("spare"), timeout=10)
     assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]
+
+
+def test_a_full_queue_answers_503_with_retry_after(tts_server: str) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        spoken = speak_later(pool, tts_server, LONG_TEXT)
+        wait_pending(tts_server, 1)
+        waiting = speak_later(pool, tts_server, "Un momento, por favor.")
+        wait_pending(tts_server, 2)  # one being spoken, one waiting: VOICELAB_TTS_QUEUE=1
+
+        refused = httpx.post(f"{tts_server}/synthesize", json={"text": "Hola."}, headers=bearer("client"), timeout=10)
+
+        assert refused.status_code == 503 and "busy" in refused.json()["error"]
+        assert int(refused.headers["retry-after"]) >= 1
+        assert spoken.result().status_code == 200 and waiting.result().status_code == 200
+    assert pending(tts_server) == 0
+
+
+def test_a_request_past_its_timeout_gets_504_and_the_queue_moves_on(runtts: Callable) -> None:
+    with runtts(VOICELAB_TTS_TIMEOUT="4") as url, ThreadPoolExecutor(max_workers=2) as pool:
+        spoken = speak_later(pool, url, LONG_TEXT)
+        wait_pending(url, 1)
+        waiting = speak_later(pool, url, "Un momento, por favor.")
+        wait_pending(url, 2)
+
+        late, dropped = spoken.result(), waiting.result()
+
+        assert (late.status_code, dropped.status_code) == (504, 504) and "within 4 s" in late.json()["error"]
+        # The long text is still being spoken (it cannot be stopped midway); the one that
+        # waited past its time was dropped unspoken, so it holds no place in the queue.
+        assert pending(url) == 1
+        wait_pending(url, 0, timeout=180)
+        answered = httpx.post(f"{url}/synthesize", json={"text": "Hola."}, headers=bearer("client"), timeout=10)
+        assert answered.status_code == 200 and answered.headers["content-type"] == "audio/wav"
 
 
 def test_missing_models_stop_runtts_with_one_clear_line(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import soundfile as sf
 from starlette.testclient import TestClient
 
 from distillation.engine.tts_keys import CLIENT, OPERATOR, KeyRing, PublishedKey, key_hash, new_key, write_keys_file
-from distillation.engine.tts_service import MAX_TEXT_CHARS, TTSService, create_app
+from distillation.engine.tts_service import MAX_TEXT_CHARS, ServiceError, ServiceLimits, TTSService, create_app
 from distillation.engine.voices import save_voice
 
 TEXT = "Gracias por su paciencia."
@@ -276,3 +276,11 @@ def test_no_response_names_a_path_on_the_server(
     assert answers[1].json()["styles"]["neutral"]["file"] == kokoro_assets.voice_path("ef_dora").name
     assert answers[3].json()["styles"]["neutral"]["file"] == "neutral.pt"
 
+
+def test_the_queue_and_timeout_come_from_the_environment() -> None:
+    assert ServiceLimits.from_environ({}) == ServiceLimits(waiting=8, timeout=60.0)
+    given = {"VOICELAB_TTS_QUEUE": "1", "VOICELAB_TTS_TIMEOUT": "2.5"}
+    assert ServiceLimits.from_environ(given) == ServiceLimits(waiting=1, timeout=2.5)
+    for wrong in ({"VOICELAB_TTS_QUEUE": "many"}, {"VOICELAB_TTS_QUEUE": "-1"}, {"VOICELAB_TTS_TIMEOUT": "0"}):
+        with pytest.raises(ServiceError, match="VOICELAB_TTS_"):
+            ServiceLimits.from_environ(wrong)

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from distillation.engine.assets import MissingModelError, require
 from distillation.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
 from distillation.engine.tts_keys import KeyRing
-from distillation.engine.tts_service import ServiceError, TTSService, create_app
+from distillation.engine.tts_service import ServiceError, ServiceLimits, TTSService, create_app
 
 
 class Command(BaseCommand):
@@ -25,6 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, host: str, port: int, voice: str, **options: object) -> None:
         try:
+            limits = ServiceLimits.from_environ(os.environ)
             config = SynthesisConfig.for_device(throughput=False)
             needs_torch = config.backend == "torch"
             assets = require(settings.VOICELAB_MODELS_DIR, need_torch=needs_torch)
@@ -38,5 +39,8 @@ class Command(BaseCommand):
         except (MissingModelError, SynthesisError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
         keys = KeyRing(settings.VOICELAB_TTS_KEYS_FILE, operator_key=settings.VOICELAB_TTS_API_KEY)
-        self.stdout.write(f"Kokoro TTS ({config.backend}, {config.device}) on http://{host}:{port}/, keys from {keys.path}")
-        uvicorn.run(create_app(service, keys=keys), host=host, port=port, log_level="info")
+        self.stdout.write(
+            f"Kokoro TTS ({config.backend}, {config.device}) on http://{host}:{port}/, keys from {keys.path}, "
+            f"{limits.waiting} requests may wait, each answered within {limits.timeout:g} s"
+        )
+        uvicorn.run(create_app(service, keys=keys, limits=limits), host=host, port=port, log_level="info")
