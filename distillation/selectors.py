@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('distillation', '0001_initial'),
+        ('distillation', '0002_stage_lease'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
