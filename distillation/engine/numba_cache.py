@@ -97,3 +97,17 @@ def _release(mark: Path, pid: int) -> None:
     """On a clean exit of the owner (not of a forked child, which runs the same handlers)."""
     if os.getpid() == pid:
         mark.unlink(missing_ok=True)
+
+
+def release() -> None:
+    """Give the slot back now, as a clean exit would: for a process about to ``exec`` another
+    program, which runs no exit handlers and keeps the pid its children would take for ours."""
+    global _held
+    if _held is None:
+        return
+    slot = Path(os.environ[CACHE_DIR_VARIABLE])
+    (slot / IN_USE_MARK).unlink(missing_ok=True)
+    _held.close()
+    _held = None
+    os.environ.pop(OWNER_VARIABLE, None)
+    os.environ[CACHE_DIR_VARIABLE] = str(slot.parent)  # the root again, for the children to share out

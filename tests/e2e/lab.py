@@ -8,7 +8,7 @@ from .processes import wait_until
 
 ANNOTATOR_PASSWORD = "e2e-annotator-password-1"
 OPERATOR_PASSWORD = "e2e-operator-password-1"
-VALIDATION_TIMEOUT = 30.0
+VALIDATION_TIMEOUT = 120.0  # generous: the first validation loads models, and CI may be busy
 
 
 def wait_for_validation(recording_pk: int, *, timeout: float = VALIDATION_TIMEOUT) -> Recording:

@@ -59,7 +59,7 @@ def test_task_for_a_missing_take_returns_and_the_worker_goes_on(
     missing = (Recording.objects.aggregate(last=Max("pk"))["last"] or 0) + 1000
     # The task stores no result normally; ask for this one's to see what it returned.
     result = validate_recording.apply_async(args=[missing], ignore_result=False)
-    assert result.get(timeout=30) == "missing"
+    assert result.get(timeout=120) == "missing"
 
     take = wait_for_validation(queue_take("shcc-02", "amable").pk)
 

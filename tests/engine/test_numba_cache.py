@@ -93,3 +93,23 @@ def test_a_spawned_child_claims_its_own_slot(tmp_path: Path) -> None:
     mine, theirs = process.communicate(timeout=120)[0].split()
     assert mine != theirs
     assert Path(mine).parent == Path(theirs).parent == tmp_path
+
+
+def test_a_process_about_to_exec_gives_its_slot_back_warm(tmp_path: Path) -> None:
+    """runlab hands its process over to supervisord with exec, which runs no exit handlers."""
+    code = (
+        "import os, sys, time\n"
+        "from distillation.engine import numba_cache\n"
+        "slot = numba_cache.claim(); (slot / 'compiled.nbc').write_text('warm')\n"
+        "numba_cache.release(); print(slot, os.environ['NUMBA_CACHE_DIR']); sys.stdout.flush(); time.sleep(600)\n"
+    )
+    exec_like = _python(code, cache_root=tmp_path)
+    slot, handed_on = exec_like.stdout.readline().split()
+    try:
+        assert Path(handed_on) == tmp_path, "its children share out the root again"
+        after = _python(CLAIM, cache_root=tmp_path)
+        assert after.communicate(timeout=120)[0].strip() == slot
+        assert (Path(slot) / "compiled.nbc").exists()
+    finally:
+        exec_like.kill()
+        exec_like.wait(timeout=60)

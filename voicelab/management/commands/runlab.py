@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from distillation.engine import numba_cache
 from distillation.engine.assets import ModelAssets
 from voicelab import embedded_redis, supervision
 
@@ -52,6 +53,7 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         argv = supervision.supervisord_argv(config)
+        numba_cache.release()  # its children claim their own slots
         os.execv(argv[0], argv)  # supervisord takes over this process: Ctrl-C reaches it
 
     def _tts_port(self) -> int | None:
