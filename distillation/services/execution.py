@@ -82,9 +82,10 @@ def claim_stage(*, run_id: int, stage: str, worker: str) -> DistillationRun | No
 
 def _end_stage(run: DistillationRun, **fields: object) -> None:
     """Save the stage's outcome and give up its lease."""
-    for name, value in {**fields, "lease_until": None, "worker": ""}.items():
+    fields = {**fields, "lease_until": None, "worker": ""}
+    for name, value in fields.items():
         setattr(run, name, value)
-    run.save(update_fields=list({**fields, "lease_until": None, "worker": ""}))
+    run.save(update_fields=list(fields))
 
 
 def prepare(*, run_id: int, worker: str, enqueue_walk: Callable[[int], None]) -> None:
