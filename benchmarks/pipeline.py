@@ -20,6 +20,7 @@ The scores themselves are not comparable across contenders: they rate different 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +60,7 @@ class Result:
     held_out: float = 0.0
 
 
-def counted(render, result: Result):  # noqa: ANN001, ANN201
+def counted(render, result: Result):
     def render_many(text: str, voices: list[torch.Tensor]) -> list[np.ndarray]:
         result.syntheses += len(voices)
         return render(text, voices)
@@ -67,7 +68,9 @@ def counted(render, result: Result):  # noqa: ANN001, ANN201
     return render_many
 
 
-def contest(label: str, render, texts: tuple[str, str], batch: int, target, budget: float, folder: Path) -> tuple[Result, torch.Tensor]:  # noqa: ANN001, E501
+def contest(
+    label: str, render, texts: tuple[str, str], batch: int, target, budget: float, folder: Path
+) -> tuple[Result, torch.Tensor]:
     from distillation.engine.config import EvolutionSettings
     from distillation.engine.evolution import VoiceEvolver, WalkState
     from distillation.engine.scoring import FitnessScorer
@@ -78,7 +81,7 @@ def contest(label: str, render, texts: tuple[str, str], batch: int, target, budg
     started = time.perf_counter()
     walking: list[float] = []  # step times: the rates leave out the (equal) start-point search
 
-    def on_step(event) -> None:  # noqa: ANN001
+    def on_step(event) -> None:
         result.steps = event.step
         walking.append(time.perf_counter())
         if walking[0] == walking[-1]:
@@ -88,10 +91,8 @@ def contest(label: str, render, texts: tuple[str, str], batch: int, target, budg
 
     checkpoint = folder / f"{label.split()[0]}.ckpt"
     evolver = VoiceEvolver(scorer=scorer, base_voices=BASES, settings=settings, checkpoint=checkpoint, on_step=on_step)
-    try:
+    with contextlib.suppress(BudgetSpent):
         evolver.run()
-    except BudgetSpent:
-        pass
     result.seconds = walking[-1] - walking[0]
     result.steps -= 1  # steps after the first timed one
     state = WalkState.load(checkpoint)  # saved on every improvement: it holds the best voice
@@ -120,8 +121,10 @@ def main() -> None:
     BASES.update({name: voices[name] for name in BASE_VOICES})
     judge = OnnxSynthesizer(assets, SynthesisConfig(threads=2))
     target = Target.from_audio(judge.synthesize(REFERENCE, voices[TARGET_VOICE]), 24_000)
-    print(f"target: {TARGET_VOICE} speaking {len(REFERENCE)} characters; bases {', '.join(BASE_VOICES)}; "
-          f"seed {SEED}; budget {budget:.0f} s each; start-point search over the bases and their midpoint")  # fmt: skip
+    print(
+        f"target: {TARGET_VOICE} speaking {len(REFERENCE)} characters; bases {', '.join(BASE_VOICES)}; "
+        f"seed {SEED}; budget {budget:.0f} s each; start-point search over the bases and their midpoint"
+    )
 
     results = []
     with TemporaryDirectory() as folder:
@@ -131,26 +134,54 @@ def main() -> None:
             phonemes = phonemize(text)  # the whole transcript fits one pass (< 510 phonemes)
             return [plain.model(phonemes, plain.style_row(phonemes, v)).numpy() for v in voices]
 
-        results.append(contest("baseline (KVoiceWalk-style, torch, full texts)", from_scratch,
-                               (REFERENCE, SECOND_TEXT), 1, target, budget, Path(folder)))  # fmt: skip
+        results.append(
+            contest(
+                "baseline (KVoiceWalk-style, torch, full texts)",
+                from_scratch,
+                (REFERENCE, SECOND_TEXT),
+                1,
+                target,
+                budget,
+                Path(folder),
+            )
+        )
         config = SynthesisConfig.for_device(throughput=True)
         with SynthesisPool(assets, config) as pool:
-            results.append(contest(f"pipeline ({config.backend} {config.threads}t x {config.processes}p, short texts)",
-                                   pool.synthesize_many, EVOLUTION_TEXTS, config.processes, target, budget,
-                                   Path(folder)))  # fmt: skip
+            results.append(
+                contest(
+                    f"pipeline ({config.backend} {config.threads}t x {config.processes}p, short texts)",
+                    pool.synthesize_many,
+                    EVOLUTION_TEXTS,
+                    config.processes,
+                    target,
+                    budget,
+                    Path(folder),
+                )
+            )
         for result, best in results:
-            report = validate(voices={"neutral": best}, targets={"neutral": target}, speak=judge.synthesize,
-                              out_dir=Path(folder) / "validation", phrases={"neutral": HELD_OUT})  # fmt: skip
+            report = validate(
+                voices={"neutral": best},
+                targets={"neutral": target},
+                speak=judge.synthesize,
+                out_dir=Path(folder) / "validation",
+                phrases={"neutral": HELD_OUT},
+            )
             result.held_out = report["styles"]["neutral"]["checks"]["speaker_similarity"]["value"]
 
-    print(f"\n{'contender':52s} {'steps':>6s} {'steps/s':>8s} {'synth/s':>8s} {'start':>7s} {'best':>7s} {'held-out sim':>13s}")
+    print(
+        f"\n{'contender':52s} {'steps':>6s} {'steps/s':>8s} {'synth/s':>8s} {'start':>7s} {'best':>7s} {'held-out sim':>13s}"
+    )
     for result, _ in results:
-        print(f"{result.label:52s} {result.steps:6d} {result.steps / result.seconds:8.3f} "
-              f"{result.syntheses / result.seconds:8.3f} {result.start_score:7.2f} {result.best_score:7.2f} "
-              f"{result.held_out:13.4f}")  # fmt: skip
+        print(
+            f"{result.label:52s} {result.steps:6d} {result.steps / result.seconds:8.3f} "
+            f"{result.syntheses / result.seconds:8.3f} {result.start_score:7.2f} {result.best_score:7.2f} "
+            f"{result.held_out:13.4f}"
+        )
     (base, _), (ours, _) = results
-    print(f"\npipeline / baseline: {ours.steps / ours.seconds / (base.steps / base.seconds):.2f}x the steps per second; "
-          f"held-out similarity {ours.held_out:.4f} vs {base.held_out:.4f}")  # fmt: skip
+    print(
+        f"\npipeline / baseline: {ours.steps / ours.seconds / (base.steps / base.seconds):.2f}x the steps per second; "
+        f"held-out similarity {ours.held_out:.4f} vs {base.held_out:.4f}"
+    )
 
 
 if __name__ == "__main__":

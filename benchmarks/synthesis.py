@@ -66,13 +66,13 @@ def _proc_peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def _assets():  # noqa: ANN202
+def _assets():
     from distillation.engine.assets import require
 
     return require(MODELS, need_torch=True)
 
 
-def _stock_voices(assets) -> list:  # noqa: ANN001
+def _stock_voices(assets) -> list:
     from distillation.engine.voices import load_voice
 
     return [load_voice(assets.voice_path(name)) for name in VOICE_NAMES]
@@ -87,8 +87,7 @@ def _candidates(stock: list, count: int, seed: int) -> list:
     std = population_std(stock)
     generator = torch.Generator().manual_seed(seed)
     return [
-        stock[i % len(stock)] + torch.randn(stock[0].shape, generator=generator) * MUTATION * std
-        for i in range(count)
+        stock[i % len(stock)] + torch.randn(stock[0].shape, generator=generator) * MUTATION * std for i in range(count)
     ]
 
 
@@ -108,7 +107,7 @@ def _child_rtf(spec: dict) -> dict:
     synth = create_synthesizer(assets, config)
     load = time.perf_counter() - start
 
-    def render(text: str):  # noqa: ANN202
+    def render(text: str):
         # One fresh request: the torch text-side cache is emptied so its cost is counted.
         if isinstance(synth, TorchSynthesizer):
             synth.clear_text_cache()
@@ -181,8 +180,8 @@ def _child_candidates(spec: dict) -> dict:
     elapsed = time.perf_counter() - start
 
     if mode == "pool":
-        executor = pool._executor  # noqa: SLF001 - the workers' pids, for their peak RSS
-        for pid in sorted(executor._processes) if executor is not None else ():  # noqa: SLF001
+        executor = pool._executor
+        for pid in sorted(executor._processes) if executor is not None else ():
             workers[str(pid)] = _proc_peak_rss_mb(pid)
         pool.close()
     return {

@@ -45,8 +45,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         events = [event for event in message["events"] if event["step"] > last]
         if events:
             self.sent[message["style"]] = events[-1]["step"]
-        await self.send_json({"type": "steps", "style": message["style"], "events": events,
-                              "progress": message["progress"]})  # fmt: skip
+        await self.send_json(
+            {"type": "steps", "style": message["style"], "events": events, "progress": message["progress"]}
+        )
 
     async def run_status(self, message: dict) -> None:
         await self.send_json({"type": "status", "run": message["run"]})

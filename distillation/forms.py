@@ -13,16 +13,20 @@ STYLE_CHOICES = [(name, spec.label) for name, spec in STYLES.items()]
 
 class LaunchForm(forms.Form):
     styles = forms.MultipleChoiceField(
-        choices=STYLE_CHOICES, widget=forms.CheckboxSelectMultiple, initial=list(STYLES),
+        choices=STYLE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(STYLES),
         error_messages={"required": "Choose at least one style.", "invalid_choice": "Unknown style “%(value)s”."},
-    )  # fmt: skip
+    )
     steps = forms.IntegerField(min_value=1, max_value=MAX_STEPS, initial=10_000)
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1, help_text="Empty: a random seed.")
-    source = forms.ChoiceField(choices=DistillationRun.Source.choices, initial=DistillationRun.Source.RECORDINGS,
-                               widget=forms.RadioSelect)  # fmt: skip
+    source = forms.ChoiceField(
+        choices=DistillationRun.Source.choices, initial=DistillationRun.Source.RECORDINGS, widget=forms.RadioSelect
+    )
     reference_audio = forms.FileField(required=False, help_text="F5 only: 2-30 s of the voice to clone.")
-    reference_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                     help_text="F5 only: what the reference audio says.")  # fmt: skip
+    reference_text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="F5 only: what the reference audio says."
+    )
 
 
 class DeployForm(forms.Form):

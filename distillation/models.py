@@ -78,9 +78,7 @@ class DistillationRun(models.Model):
         return Path(settings.VOICELAB_RUNS_DIR) / str(self.pk)
 
     def pipeline_config(self) -> PipelineConfig:
-        return PipelineConfig.from_env(
-            root=self.workdir, styles=tuple(self.styles), steps=self.steps, seed=self.seed
-        )
+        return PipelineConfig.from_env(root=self.workdir, styles=tuple(self.styles), steps=self.steps, seed=self.seed)
 
     @property
     def paths(self) -> PipelinePaths:
@@ -159,12 +157,21 @@ class EvolutionStep(models.Model):
         ordering = ["style_run", "step"]
         constraints = [models.UniqueConstraint(fields=["style_run", "step"], name="one_record_per_step")]
 
+    def __str__(self) -> str:
+        return f"step {self.step} of {self.style_run_id}"
+
     def as_event(self) -> dict:
         return {
-            "step": self.step, "score": self.score, "target": self.target, "self_similarity": self.self_similarity,
-            "features": self.features, "complete": self.complete, "accepted": self.accepted,
-            "best_score": self.best_score, "elapsed": self.elapsed,
-        }  # fmt: skip
+            "step": self.step,
+            "score": self.score,
+            "target": self.target,
+            "self_similarity": self.self_similarity,
+            "features": self.features,
+            "complete": self.complete,
+            "accepted": self.accepted,
+            "best_score": self.best_score,
+            "elapsed": self.elapsed,
+        }
 
 
 class TTSApiKey(models.Model):

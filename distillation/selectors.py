@@ -57,18 +57,25 @@ def report_rows(run: DistillationRun) -> list[dict]:
     rows = []
     for style, result in (run.report or {}).get("styles", {}).items():
         ab = result.get("listening") or {}
-        rows.append({
-            "style": style,
-            "passed": result["passed"],
-            "checks": result["checks"],
-            "prosody": result["prosody"],
-            "clips": [
-                {"phrase": phrase, "url": artifact_url(run, path)}
-                for phrase, path in zip(result["phrases"], result["audio"], strict=True)
-            ],
-            "ab": {"text": ab["text"], "target": artifact_url(run, ab["target"]),
-                   "evolved": artifact_url(run, ab["evolved"])} if ab else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "style": style,
+                "passed": result["passed"],
+                "checks": result["checks"],
+                "prosody": result["prosody"],
+                "clips": [
+                    {"phrase": phrase, "url": artifact_url(run, path)}
+                    for phrase, path in zip(result["phrases"], result["audio"], strict=True)
+                ],
+                "ab": {
+                    "text": ab["text"],
+                    "target": artifact_url(run, ab["target"]),
+                    "evolved": artifact_url(run, ab["evolved"]),
+                }
+                if ab
+                else None,
+            }
+        )
     return rows
 
 

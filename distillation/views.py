@@ -65,9 +65,14 @@ def launch(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             run = launch_run(
-                user=request.user, styles=data["styles"], steps=data["steps"], seed=data["seed"],
-                source=data["source"], reference_audio=data["reference_audio"], reference_text=data["reference_text"],
-            )  # fmt: skip
+                user=request.user,
+                styles=data["styles"],
+                steps=data["steps"],
+                seed=data["seed"],
+                source=data["source"],
+                reference_audio=data["reference_audio"],
+                reference_text=data["reference_text"],
+            )
         except (LaunchRefused, UnknownStyleError) as exc:
             return _launch_page(request, form, error=str(exc), status=400)
         messages.success(request, f"Run {run.pk} queued.")
@@ -138,8 +143,13 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_or_404(pk)
     if run.report is None:
         return error_response(request, f"Run {pk} has no validation report yet ({run.get_stage_display()}).", 404)
-    context = {"run": run, "rows": selectors.report_rows(run), "differentiation": run.report["differentiation"],
-               "deploy_form": DeployForm(), "tts": selectors.tts_status()}  # fmt: skip
+    context = {
+        "run": run,
+        "rows": selectors.report_rows(run),
+        "differentiation": run.report["differentiation"],
+        "deploy_form": DeployForm(),
+        "tts": selectors.tts_status(),
+    }
     return render(request, "distillation/report.html", context)
 
 
@@ -168,7 +178,11 @@ def blind(request: HttpRequest, pk: int, style: str) -> HttpResponse:
         if not form.is_valid():
             return error_response(request, form_error(form))
         outcome = {"right": form.cleaned_data["target_is"] == trial["target_is"], "target_is": trial["target_is"]}
-        trial = {"target_is": random.choice("ab"), "right": trial["right"] + outcome["right"], "total": trial["total"] + 1}
+        trial = {
+            "target_is": random.choice("ab"),
+            "right": trial["right"] + outcome["right"],
+            "total": trial["total"] + 1,
+        }
     request.session[key] = trial
     context = {"run": run, "row": row, "outcome": outcome, "trial": trial}
     return render(request, "distillation/blind.html", context)
@@ -249,7 +263,13 @@ def tts_keys(request: HttpRequest) -> HttpResponse:
 def _keys_page(
     request: HttpRequest, form: TTSKeyForm, *, created: TTSApiKey | None = None, secret: str = "", status: int = 200
 ) -> HttpResponse:
-    context = {"form": form, "error": form_error(form), "keys": selectors.tts_keys(), "created": created, "secret": secret}
+    context = {
+        "form": form,
+        "error": form_error(form),
+        "keys": selectors.tts_keys(),
+        "created": created,
+        "secret": secret,
+    }
     return render(request, "distillation/tts_keys.html", context, status=status)
 
 

@@ -12,7 +12,6 @@ from labeling.permissions import READ_PERMISSIONS
 from labeling.selectors import category_progress, style_progress
 from labeling.services.takes import TAKES_GROUP
 
-
 PUSHED_FRAGMENTS = ("_take_cell", "_style_progress", "_category_progress")
 
 
@@ -40,9 +39,11 @@ class TakeUpdatesConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _render(self, recording_id: int) -> str | None:
-        take = Recording.objects.select_related("sentence__current_label", "sentence__active_take").filter(
-            pk=recording_id
-        ).first()
+        take = (
+            Recording.objects.select_related("sentence__current_label", "sentence__active_take")
+            .filter(pk=recording_id)
+            .first()
+        )
         if take is None:
             return None
         context = {

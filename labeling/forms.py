@@ -21,9 +21,7 @@ class WorkspaceFilterForm(forms.Form):
 
 
 class StyleLabelForm(forms.Form):
-    style = forms.ChoiceField(
-        choices=STYLE_CHOICES, error_messages={"invalid_choice": "Unknown style “%(value)s”."}
-    )
+    style = forms.ChoiceField(choices=STYLE_CHOICES, error_messages={"invalid_choice": "Unknown style “%(value)s”."})
     method = forms.ChoiceField(
         required=False,
         choices=[(StyleLabel.Method.DROPDOWN, "Dropdown"), (StyleLabel.Method.KEYBOARD, "Keyboard")],

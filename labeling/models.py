@@ -47,9 +47,7 @@ class Sentence(models.Model):
     current_label = models.OneToOneField(
         "StyleLabel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    active_take = models.OneToOneField(
-        "Recording", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    active_take = models.OneToOneField("Recording", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["category__position", "position"]

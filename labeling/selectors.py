@@ -64,9 +64,7 @@ def style_progress() -> list[StyleProgress]:
     """Per style: sentences labeled with it, validated takes and their total seconds (what Stage 1
     can use is narrower: ``distillation.services.material``)."""
     labeled = dict(
-        Sentence.objects.filter(current_label__isnull=False)
-        .values_list("current_label__style")
-        .annotate(n=Count("pk"))
+        Sentence.objects.filter(current_label__isnull=False).values_list("current_label__style").annotate(n=Count("pk"))
     )
     active = {
         row["style"]: row

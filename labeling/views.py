@@ -34,7 +34,9 @@ def _sentence(sentence_id: str, *related: str) -> Sentence:
         raise Http404(f"Sentence {sentence_id} does not exist.") from None
 
 
-WAITING_FOR_WORKER = "Saved. The validation queue cannot be reached right now: the take will be validated when it is back."
+WAITING_FOR_WORKER = (
+    "Saved. The validation queue cannot be reached right now: the take will be validated when it is back."
+)
 
 
 def _filter_form(data: object, form_class: type[WorkspaceFilterForm] = WorkspaceFilterForm) -> WorkspaceFilterForm:
@@ -202,9 +204,7 @@ def import_labels(request: HttpRequest) -> HttpResponse:
         result = import_export(data=upload.read(), user=request.user)
     except ExchangeError as exc:
         return error_response(request, "Nothing was imported: " + "; ".join(exc.problems[:20]))
-    messages.success(
-        request, f"Imported: {result.labels_changed} labels changed, {result.takes_added} takes added."
-    )
+    messages.success(request, f"Imported: {result.labels_changed} labels changed, {result.takes_added} takes added.")
     for warning in result.warnings[:20]:
         messages.warning(request, warning)
     return redirect("labeling:workspace")

@@ -11,14 +11,15 @@ import io
 import itertools
 import json
 import os
-import tempfile
-import threading
 import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -29,6 +30,7 @@ GREETING = "Buenos días, gracias por llamar a nuestro servicio."
 
 SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared"
 SHARVARD_FILE = SHARED_DIR / "corpus" / "sharvard_sentences.txt"
+
 
 class SessionRedis:
     """The session's embedded Redis, which a fault test may stop and start again (same port,
@@ -67,8 +69,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # Subprocesses (worker, ASGI server) read the environment; this process patches settings.
     # The TTS service's keys file and the lab's own key: never the checkout's data folder.
     keys, lab_key = base / "tts-keys.json", base / "tts-lab-key"
-    os.environ.update({"REDIS_URL": url, "VOICELAB_MEDIA_ROOT": str(media), "VOICELAB_TTS_KEYS_FILE": str(keys),
-                       "VOICELAB_TTS_LAB_KEY_FILE": str(lab_key)})  # fmt: skip
+    os.environ.update(
+        {
+            "REDIS_URL": url,
+            "VOICELAB_MEDIA_ROOT": str(media),
+            "VOICELAB_TTS_KEYS_FILE": str(keys),
+            "VOICELAB_TTS_LAB_KEY_FILE": str(lab_key),
+        }
+    )
     settings.VOICELAB_TTS_KEYS_FILE, settings.VOICELAB_TTS_LAB_KEY_FILE = keys, lab_key
     settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
     layer = settings.CHANNEL_LAYERS["default"]
@@ -234,7 +242,9 @@ def kokoro_assets():
     assets = ModelAssets(settings.VOICELAB_MODELS_DIR)
     missing = assets.missing()
     if missing:
-        pytest.skip(f"Kokoro assets missing in {assets.root} ({', '.join(missing)}): run `python manage.py fetch_models`.")
+        pytest.skip(
+            f"Kokoro assets missing in {assets.root} ({', '.join(missing)}): run `python manage.py fetch_models`."
+        )
     return assets
 
 
@@ -273,17 +283,19 @@ def npm_downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class EspeakTeacher(BaseHTTPRequestHandler):
     """A stand-in teacher server: speaks the text with espeak-ng at the requested speed."""
 
-    speeds: list[float] = []
+    speeds: ClassVar[list[float]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if body["text"] == "fail":
             self._answer(500, b"teacher crashed", "text/plain")
             return
         type(self).speeds.append(body["speed"])
         with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
-            subprocess.run(["espeak-ng", "-v", "es+f3", "-s", str(round(175 * body["speed"])), "-w", wav.name,
-                            body["text"]], check=True)  # fmt: skip
+            subprocess.run(
+                ["espeak-ng", "-v", "es+f3", "-s", str(round(175 * body["speed"])), "-w", wav.name, body["text"]],
+                check=True,
+            )
             self._answer(200, Path(wav.name).read_bytes(), "audio/wav")
 
     def _answer(self, status: int, body: bytes, kind: str) -> None:

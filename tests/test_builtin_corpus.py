@@ -3,6 +3,7 @@
 Plain json + stdlib; no Django needed:
     python -m pytest tests/test_builtin_corpus.py -q -p no:django
 """
+
 import json
 import re
 import unicodedata
@@ -66,7 +67,7 @@ def words(text):
 
 def test_categories_in_order_with_prefixes(corpus):
     cats = corpus["categories"]
-    assert [(c["list"], c["prefix"]) for c in cats] == [(l, p) for l, p, _ in EXPECTED]
+    assert [(c["list"], c["prefix"]) for c in cats] == [(name, p) for name, p, _ in EXPECTED]
     for c in cats:
         assert c["name"].strip() and c["purpose"].strip()
         assert c["default_style"] in STYLES
@@ -75,7 +76,7 @@ def test_categories_in_order_with_prefixes(corpus):
 def test_total_and_per_category_counts(sentences):
     assert len(sentences) == 77
     counts = Counter(s["list"] for s in sentences)
-    assert counts == {l: n for l, _, n in EXPECTED}
+    assert counts == {name: n for name, _, n in EXPECTED}
 
 
 def test_every_list_referenced_exists(corpus):
@@ -110,8 +111,13 @@ def test_required_fields_and_styles(sentences):
 
 
 def test_neutral_baseline_lists(sentences):
-    for lst in ("lista_pangramas", "lista_diptongos", "lista_numeros",
-                "lista_pares_minimos", "lista_secuencias_dificiles"):
+    for lst in (
+        "lista_pangramas",
+        "lista_diptongos",
+        "lista_numeros",
+        "lista_pares_minimos",
+        "lista_secuencias_dificiles",
+    ):
         for s in by_list(sentences, lst):
             assert s["suggested_style"] == "neutral", s["id"]
 
@@ -124,17 +130,21 @@ def test_call_center_first_sentence_exact(sentences):
 
 def test_call_center_style_mix_follows_guide(sentences):
     guide = {
-        "greeting": "amable", "welcome": "amable", "farewell": "amable",
-        "apology": "empatico", "problem": "empatico",
+        "greeting": "amable",
+        "welcome": "amable",
+        "farewell": "amable",
+        "apology": "empatico",
+        "problem": "empatico",
         "data": "neutral",
-        "process": "profesional", "policy": "profesional", "confirmation": "profesional",
+        "process": "profesional",
+        "policy": "profesional",
+        "confirmation": "profesional",
     }
     cc = by_list(sentences, "lista_call_center")
     for s in cc:
         assert s["kind"] in guide, s["id"]
         assert s["suggested_style"] == guide[s["kind"]], s["id"]
-    assert Counter(s["suggested_style"] for s in cc) == {
-        "amable": 4, "empatico": 4, "neutral": 3, "profesional": 4}
+    assert Counter(s["suggested_style"] for s in cc) == {"amable": 4, "empatico": 4, "neutral": 3, "profesional": 4}
 
 
 def test_texts_unique(sentences):
@@ -182,7 +192,8 @@ def test_number_sentences_written_in_words(sentences):
     number_words = re.compile(
         r"\b(uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|trece|"
         r"catorce|quince|veint\w*|treinta|cuarenta|cincuenta|sesenta|setenta|ochenta|"
-        r"noventa|cien|ciento|\w*cientos|mil|primer\w*|segund\w*|tercer\w*|cuart\w*)\b")
+        r"noventa|cien|ciento|\w*cientos|mil|primer\w*|segund\w*|tercer\w*|cuart\w*)\b"
+    )
     for s in by_list(sentences, "lista_numeros"):
         assert not re.search(r"\d", s["text"]), s["id"]
         assert number_words.search(s["text"].lower()), s["id"]
@@ -192,7 +203,7 @@ def _differ_only_in(a, b, contrast):
     x, y = CONTRAST_UNITS[contrast]
     for src, dst, frm, to in ((a, b, x, y), (b, a, x, y)):
         for m in re.finditer(re.escape(frm), src):
-            if src[:m.start()] + to + src[m.end():] == dst:
+            if src[: m.start()] + to + src[m.end() :] == dst:
                 return True
     return False
 
@@ -242,10 +253,11 @@ def test_emotional_variations(sentences):
 
 def test_no_sharvard_sentence_included(sentences):
     if not SHARVARD_FILE.is_file():
-        pytest.skip(f"Sharvard reference file not present at {SHARVARD_FILE} "
-                    "(only available in the shared workspace, not in a user checkout)")
-    sharvard = {normalize(line) for line in
-                SHARVARD_FILE.read_text(encoding="utf-8").splitlines() if line.strip()}
+        pytest.skip(
+            f"Sharvard reference file not present at {SHARVARD_FILE} "
+            "(only available in the shared workspace, not in a user checkout)"
+        )
+    sharvard = {normalize(line) for line in SHARVARD_FILE.read_text(encoding="utf-8").splitlines() if line.strip()}
     assert len(sharvard) > 0
     for s in sentences:
         t = normalize(s["text"])

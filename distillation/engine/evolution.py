@@ -130,8 +130,13 @@ class VoiceEvolver:
                     state.best, state.best_score = candidate, score
                 state.step = first_step + offset
                 state.elapsed = time.monotonic() - started
-                event = StepEvent(step=state.step, **score.as_dict(), accepted=accepted,
-                                  best_score=state.best_score.score, elapsed=state.elapsed)  # fmt: skip
+                event = StepEvent(
+                    step=state.step,
+                    **score.as_dict(),
+                    accepted=accepted,
+                    best_score=state.best_score.score,
+                    elapsed=state.elapsed,
+                )
                 state.history.append(event.as_dict())
                 self.on_step(event)
             state.rng_state = generator.get_state()
@@ -168,8 +173,15 @@ class VoiceEvolver:
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         best, score, origin = starting_point(self.scorer, self.base_voices, self.settings.interpolation_alphas)
-        state = WalkState(step=0, best=best, best_score=score, origin=origin, start_score=score.score,
-                          seed=seed, rng_state=generator.get_state())  # fmt: skip
+        state = WalkState(
+            step=0,
+            best=best,
+            best_score=score,
+            origin=origin,
+            start_score=score.score,
+            seed=seed,
+            rng_state=generator.get_state(),
+        )
         state.save(self.checkpoint)
         return state
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from functools import cache, lru_cache
 
-
 # espeak-ng keeps process-global state: two threads phonemizing at once corrupt each other.
 _ESPEAK_LOCK = threading.Lock()
 

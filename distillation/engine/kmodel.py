@@ -13,7 +13,7 @@ from typing import Any
 REPO_ID = "hexgrad/Kokoro-82M"
 
 
-def build_kmodel(config: Path | dict[str, Any], weights: Path) -> Any:  # noqa: ANN401 - kokoro.KModel
+def build_kmodel(config: Path | dict[str, Any], weights: Path) -> Any:
     """``KModel(config, weights)``, without the two warnings kokoro's modules raise on every build
     (an LSTM dropout that has no effect, and the deprecated ``weight_norm`` they use)."""
     with warnings.catch_warnings():

@@ -23,7 +23,7 @@ from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState
 from distillation.engine.preview import listening_pair
 from distillation.engine.reference import Clip, NotEnoughMaterial, Reference, build_reference, write_reference
 from distillation.engine.scoring import FitnessScorer, Target
-from distillation.engine.synthesis import Synthesizer, SynthesisPool
+from distillation.engine.synthesis import SynthesisPool, Synthesizer
 from distillation.engine.teacher import Teacher, teacher_reference
 from distillation.engine.tts_client import TTSClient
 from distillation.engine.validation import validate, write_report
@@ -138,7 +138,10 @@ def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
     targets = {style: load_target(config, style) for style in config.styles}
     report_path = config.paths.validation_report()
     report = validate(
-        voices=voices, targets=targets, speak=synthesizer.synthesize, thresholds=config.thresholds,
+        voices=voices,
+        targets=targets,
+        speak=synthesizer.synthesize,
+        thresholds=config.thresholds,
         out_dir=report_path.parent,
     )
     for style, voice in voices.items():

@@ -57,8 +57,7 @@ def count_syllables(text: str) -> int:
 def _word_syllables(word: str) -> int:
     word = _FINAL_Y.sub("i", _SILENT_U.sub("", word))
     return sum(
-        1 + sum(_is_hiatus(first, second) for first, second in itertools.pairwise(run))
-        for run in _VOWELS.findall(word)
+        1 + sum(_is_hiatus(first, second) for first, second in itertools.pairwise(run)) for run in _VOWELS.findall(word)
     )
 
 
@@ -99,14 +98,10 @@ class FrameEnergy:
 def speech_frames(samples: np.ndarray, sample_rate: int) -> FrameEnergy:
     """Split a clip into speech and silence by frame RMS relative to its peak."""
     hop = round(HOP_SECONDS * sample_rate)
-    rms = librosa.feature.rms(
-        y=samples, frame_length=round(FRAME_SECONDS * sample_rate), hop_length=hop
-    )[0]
+    rms = librosa.feature.rms(y=samples, frame_length=round(FRAME_SECONDS * sample_rate), hop_length=hop)[0]
     level_db = librosa.amplitude_to_db(rms, ref=1.0, top_db=None)
     threshold_db = max(level_db.max() + SPEECH_THRESHOLD_DB, SPEECH_FLOOR_DBFS)
-    return FrameEnergy(
-        rms, level_db, is_speech=level_db > threshold_db, hop_seconds=hop / sample_rate
-    )
+    return FrameEnergy(rms, level_db, is_speech=level_db > threshold_db, hop_seconds=hop / sample_rate)
 
 
 @dataclass(frozen=True)
@@ -125,9 +120,7 @@ class Prosody:
 
     def as_dict(self) -> dict[str, float | None]:
         """Plain floats and None, ready for JSON."""
-        return {
-            name: None if value is None else float(value) for name, value in asdict(self).items()
-        }
+        return {name: None if value is None else float(value) for name, value in asdict(self).items()}
 
 
 def analyze_prosody(samples: np.ndarray, sample_rate: int, *, text: str | None = None) -> Prosody:
@@ -163,7 +156,11 @@ class Contours:
         def listed(values: np.ndarray, digits: int) -> list[float | None]:
             return [None if not np.isfinite(v) else round(float(v), digits) for v in values]
 
-        return {"times": listed(self.times, 3), "pitch_hz": listed(self.pitch_hz, 1), "level_db": listed(self.level_db, 1)}
+        return {
+            "times": listed(self.times, 3),
+            "pitch_hz": listed(self.pitch_hz, 1),
+            "level_db": listed(self.level_db, 1),
+        }
 
 
 def contours(samples: np.ndarray, sample_rate: int) -> Contours:

@@ -157,8 +157,7 @@ def _check_sample_rate(report: SignalReport) -> Finding | None:
         )
     return Finding(
         "low_sample_rate",
-        f"The sample rate is {rate} Hz (telephone quality); {MIN_SAMPLE_RATE} Hz or more "
-        "is recommended.",
+        f"The sample rate is {rate} Hz (telephone quality); {MIN_SAMPLE_RATE} Hz or more is recommended.",
         LOW_SAMPLE_RATE_PENALTY,
         fatal=False,
     )
@@ -168,9 +167,7 @@ def _check_clipping(report: SignalReport) -> Finding | None:
     ratio = report.clipping_ratio
     if ratio <= MAX_CLIPPING_RATIO:
         return None
-    clipped = (
-        f"{ratio:.1%} of the samples are clipped (distorted because the recording level was too high)"
-    )
+    clipped = f"{ratio:.1%} of the samples are clipped (distorted because the recording level was too high)"
     if ratio > MAX_CLIPPING_RATIO_FATAL:
         return Finding(
             "clipping",
@@ -189,15 +186,11 @@ def _check_clipping(report: SignalReport) -> Finding | None:
 
 
 def _check_leading_silence(report: SignalReport) -> Finding | None:
-    return _edge_silence(
-        "leading_silence", report.leading_silence, "before the speech starts", report
-    )
+    return _edge_silence("leading_silence", report.leading_silence, "before the speech starts", report)
 
 
 def _check_trailing_silence(report: SignalReport) -> Finding | None:
-    return _edge_silence(
-        "trailing_silence", report.trailing_silence, "after the speech ends", report
-    )
+    return _edge_silence("trailing_silence", report.trailing_silence, "after the speech ends", report)
 
 
 def _edge_silence(code: str, seconds: float, where: str, report: SignalReport) -> Finding | None:
@@ -206,8 +199,7 @@ def _edge_silence(code: str, seconds: float, where: str, report: SignalReport) -
         return None
     return Finding(
         code,
-        f"There are {seconds:.1f} seconds of silence {where}; keep it under "
-        f"{MAX_EDGE_SILENCE_SECONDS:.1f} second.",
+        f"There are {seconds:.1f} seconds of silence {where}; keep it under {MAX_EDGE_SILENCE_SECONDS:.1f} second.",
         EDGE_SILENCE_PENALTY,
         fatal=False,
     )
@@ -383,9 +375,7 @@ def compare_to_style(prosody: Prosody, style: str, baseline: Prosody | None) -> 
         if value is None or base is None or rule.passes(value, base):
             continue
         number = _FEATURE_FORMATS[rule.feature]
-        message = rule.message.format(
-            value=number.format(value), baseline=number.format(base), style=spec.label
-        )
+        message = rule.message.format(value=number.format(value), baseline=number.format(base), style=spec.label)
         findings.append(Finding(rule.code, message, rule.penalty, fatal=False))
     return findings
 
@@ -394,12 +384,7 @@ def speaker_baseline(prosodies: Sequence[Prosody]) -> Prosody | None:
     """A speaker's typical neutral prosody: the median of each field, ignoring gaps."""
     if not prosodies:
         return None
-    return Prosody(
-        **{
-            field.name: _median([getattr(p, field.name) for p in prosodies])
-            for field in fields(Prosody)
-        }
-    )
+    return Prosody(**{field.name: _median([getattr(p, field.name) for p in prosodies]) for field in fields(Prosody)})
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -430,9 +415,7 @@ class Assessment:
         }
 
 
-def assess_take(
-    audio: Audio, *, text: str | None, style: str, baseline: Prosody | None
-) -> Assessment:
+def assess_take(audio: Audio, *, text: str | None, style: str, baseline: Prosody | None) -> Assessment:
     """Check the signal, then the style, and score the take."""
     get_style(style)  # a wrong style is a caller bug even when the audio is unusable
     signal, findings = check_signal(audio)

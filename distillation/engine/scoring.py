@@ -172,9 +172,10 @@ class FitnessScorer:
         embeddings = [speaker_embedding(audio, self.sample_rate) for audio in firsts]
         targets = [cosine(e, self.target.embedding) for e in embeddings]
         alive = [
-            i for i, target in enumerate(targets)
+            i
+            for i, target in enumerate(targets)
             if best_target is None or target >= self.early_termination_ratio * best_target
-        ]  # fmt: skip
+        ]
         seconds = dict(zip(alive, self.render(self.texts[1], [voices[i] for i in alive]), strict=True)) if alive else {}
         scores = []
         for i, (first, embedding, target) in enumerate(zip(firsts, embeddings, targets, strict=True)):

@@ -47,9 +47,13 @@ class HttpTeacher:
     server speaks in the voice it was started with."""
 
     def __init__(
-        self, url: str, *, timeout: float = HTTP_TIMEOUT_SECONDS, reference_audio: Path | None = None,
+        self,
+        url: str,
+        *,
+        timeout: float = HTTP_TIMEOUT_SECONDS,
+        reference_audio: Path | None = None,
         reference_text: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.reference = {}
@@ -86,11 +90,21 @@ class F5Teacher:
     MODEL = "F5TTS_v1_Base"
 
     def __init__(
-        self, *, checkpoint: Path, vocoder: Path, reference_audio: Path, reference_text: str,
-        config: Path | None = None, device: str | None = None,
-    ) -> None:  # fmt: skip
-        for label, path in (("checkpoint", checkpoint), ("vocoder", vocoder), ("reference audio", reference_audio),
-                            ("model config", config)):  # fmt: skip
+        self,
+        *,
+        checkpoint: Path,
+        vocoder: Path,
+        reference_audio: Path,
+        reference_text: str,
+        config: Path | None = None,
+        device: str | None = None,
+    ) -> None:
+        for label, path in (
+            ("checkpoint", checkpoint),
+            ("vocoder", vocoder),
+            ("reference audio", reference_audio),
+            ("model config", config),
+        ):
             if path is not None and not Path(path).exists():
                 raise TeacherError(f"The F5-TTS {label} {path} does not exist.")
         if not reference_text.strip():
@@ -109,20 +123,31 @@ class F5Teacher:
         settings = OmegaConf.load(str(config or files("f5_tts").joinpath(f"configs/{self.MODEL}.yaml"))).model
         self.mel_spec_type = settings.mel_spec.mel_spec_type
         self._model = utils_infer.load_model(
-            get_class(f"f5_tts.model.{settings.backbone}"), settings.arch, str(checkpoint),
-            mel_spec_type=self.mel_spec_type, device=self.device,
-        )  # fmt: skip
-        self._vocoder = utils_infer.load_vocoder(self.mel_spec_type, is_local=True, local_path=str(vocoder),
-                                                 device=self.device)  # fmt: skip
+            get_class(f"f5_tts.model.{settings.backbone}"),
+            settings.arch,
+            str(checkpoint),
+            mel_spec_type=self.mel_spec_type,
+            device=self.device,
+        )
+        self._vocoder = utils_infer.load_vocoder(
+            self.mel_spec_type, is_local=True, local_path=str(vocoder), device=self.device
+        )
         self.reference_audio, self.reference_text = utils_infer.preprocess_ref_audio_text(
             str(reference_audio), reference_text, show_info=_quiet
         )
 
     def speak(self, text: str, *, speed: float) -> tuple[np.ndarray, int]:
         audio, rate, _ = self._infer.infer_process(
-            self.reference_audio, self.reference_text, text, self._model, self._vocoder,
-            mel_spec_type=self.mel_spec_type, speed=speed, device=self.device, show_info=_quiet,
-        )  # fmt: skip
+            self.reference_audio,
+            self.reference_text,
+            text,
+            self._model,
+            self._vocoder,
+            mel_spec_type=self.mel_spec_type,
+            speed=speed,
+            device=self.device,
+            show_info=_quiet,
+        )
         return np.asarray(audio, dtype=np.float32), rate
 
 

@@ -31,7 +31,9 @@ class TTSClient:
 
     def _call(self, method: str, path: str, **options: object) -> dict:
         try:
-            response = httpx.request(method, f"{self.url}{path}", headers=self._headers, timeout=self.timeout, **options)
+            response = httpx.request(
+                method, f"{self.url}{path}", headers=self._headers, timeout=self.timeout, **options
+            )
         except httpx.HTTPError as exc:
             raise TTSUnavailable(f"The TTS service at {self.url} could not be reached ({exc}).") from None
         try:

@@ -50,7 +50,7 @@ from starlette.routing import Route
 from distillation.engine.assets import ModelAssets
 from distillation.engine.config import STYLE_NAMES
 from distillation.engine.g2p import G2PError
-from distillation.engine.synthesis import Synthesizer, SynthesisError
+from distillation.engine.synthesis import SynthesisError, Synthesizer
 from distillation.engine.tts_keys import CLIENT, OPERATOR, KeyRing
 from distillation.engine.voices import VoiceError, load_voice
 
@@ -90,7 +90,12 @@ class Deployment:
 
     @classmethod
     def read(
-        cls, *, assets: ModelAssets, environ: Mapping[str, str], env_file: Path | None, fallback: str,
+        cls,
+        *,
+        assets: ModelAssets,
+        environ: Mapping[str, str],
+        env_file: Path | None,
+        fallback: str,
         previous_active: str | None = None,
     ) -> Deployment:
         values = {**environ, **(dotenv_values(env_file) if env_file and env_file.exists() else {})}
@@ -125,8 +130,13 @@ class TTSService:
     """The service's state: one synthesizer and the current deployment, swapped atomically."""
 
     def __init__(
-        self, *, synthesizer: Synthesizer, assets: ModelAssets, environ: Mapping[str, str],
-        env_file: Path | None, fallback_voice: str = "ef_dora",
+        self,
+        *,
+        synthesizer: Synthesizer,
+        assets: ModelAssets,
+        environ: Mapping[str, str],
+        env_file: Path | None,
+        fallback_voice: str = "ef_dora",
     ) -> None:
         self.synthesizer = synthesizer
         self._assets, self._environ, self._env_file, self._fallback = assets, environ, env_file, fallback_voice
@@ -136,7 +146,10 @@ class TTSService:
 
     def _read(self, *, previous_active: str | None) -> Deployment:
         return Deployment.read(
-            assets=self._assets, environ=self._environ, env_file=self._env_file, fallback=self._fallback,
+            assets=self._assets,
+            environ=self._environ,
+            env_file=self._env_file,
+            fallback=self._fallback,
             previous_active=previous_active,
         )
 
@@ -244,8 +257,9 @@ class SynthesisQueue:
                 retry = max(1, math.ceil(self._seconds))
                 raise ServiceError(
                     f"The service is busy: its queue ({self.limits.waiting} waiting) is full; retry in {retry} s.",
-                    status=503, headers={"Retry-After": str(retry)},
-                )  # fmt: skip
+                    status=503,
+                    headers={"Retry-After": str(retry)},
+                )
             self._pending += 1
         job = self._thread.submit(self._timed, work)
         job.add_done_callback(self._release)  # when it ends, or is dropped before it starts
@@ -276,12 +290,18 @@ def _key_refusal(request: Request, keys: KeyRing, needs: str) -> ServiceError | 
     """401 without a valid key, 403 for a client key where an operator's is needed."""
     key = _bearer_key(request)
     if not key:
-        return ServiceError("This route needs an API key: send Authorization: Bearer <key>.", 401,
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        return ServiceError(
+            "This route needs an API key: send Authorization: Bearer <key>.",
+            401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     role = keys.role_of(key)
     if role is None:
-        return ServiceError("The API key is not valid: it is unknown or has been revoked.", 401,
-                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+        return ServiceError(
+            "The API key is not valid: it is unknown or has been revoked.",
+            401,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     if needs == OPERATOR and role != OPERATOR:
         return ServiceError("This route needs an operator key; this is a client key.", 403)
     return None
@@ -369,9 +389,14 @@ def create_app(service: TTSService, *, keys: KeyRing, limits: ServiceLimits = Se
     async def health(request: Request) -> JSONResponse:
         config = service.synthesizer.config
         return JSONResponse(
-            {"status": "ok", "backend": config.backend, "device": config.device, "queue": queue.state(),
-             **service.describe()}
-        )  # fmt: skip
+            {
+                "status": "ok",
+                "backend": config.backend,
+                "device": config.device,
+                "queue": queue.state(),
+                **service.describe(),
+            }
+        )
 
     async def voices(request: Request) -> JSONResponse:
         return JSONResponse(service.describe())

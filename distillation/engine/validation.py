@@ -64,12 +64,19 @@ class _Renderer:
 
 def _prosody(renderings: Sequence[np.ndarray], phrases: Sequence[str]) -> dict[str, float | None]:
     """Mean prosody features over the renderings."""
-    measured = [analyze_prosody(audio, SAMPLE_RATE, text=phrase).as_dict() for audio, phrase in zip(renderings, phrases)]
+    measured = [
+        analyze_prosody(audio, SAMPLE_RATE, text=phrase).as_dict()
+        for audio, phrase in zip(renderings, phrases, strict=True)
+    ]
     return {key: _mean([m[key] for m in measured]) for key in measured[0]}
 
 
 def _style_report(
-    style: str, voice: torch.Tensor, target: Target, render: _Renderer, phrases: Sequence[str],
+    style: str,
+    voice: torch.Tensor,
+    target: Target,
+    render: _Renderer,
+    phrases: Sequence[str],
     thresholds: Thresholds,
 ) -> dict:
     renderings, files = render(style, voice, phrases, "phrase")

@@ -42,9 +42,16 @@ log = logging.getLogger(__name__)
 
 # What a stage raises when it cannot run: shown to the operator as the run's error.
 CLEAR_ERRORS = (
-    PipelineError, NotEnoughMaterial, MissingModelError, DeployError, VoiceError, SynthesisError, G2PError,
-    TeacherError, OSError,
-)  # fmt: skip
+    PipelineError,
+    NotEnoughMaterial,
+    MissingModelError,
+    DeployError,
+    VoiceError,
+    SynthesisError,
+    G2PError,
+    TeacherError,
+    OSError,
+)
 LEASE = timedelta(seconds=60)
 # A walk is given up on when its worker has died under it this many times.
 MAX_WALK_ATTEMPTS = 3
@@ -102,13 +109,15 @@ def prepare(*, run_id: int, worker: str, enqueue_walk: Callable[[int], None]) ->
     try:
         with _lease(DistillationRun, run.pk, worker):
             if run.source == DistillationRun.Source.F5:
-                teacher = configured_teacher(reference_audio=run.reference_audio.path, reference_text=run.reference_text)
+                teacher = configured_teacher(
+                    reference_audio=run.reference_audio.path, reference_text=run.reference_text
+                )
                 teacher_stage(config, teacher, style_sentences(styles=config.styles))
             else:
                 reference_stage(config, labeled_clips(styles=config.styles))
     except CLEAR_ERRORS as exc:
         return _fail(run, f"Stage 1: {exc}")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
         return _fail(run, f"Stage 1: {_unexpected(exc)}")
     _end_stage(run, stage=DistillationRun.Stage.EVOLVE)
     announce(run)
@@ -130,9 +139,13 @@ def claim(*, style_run_id: int, worker: str) -> Claim:
     now = timezone.now()
     claimable = Q(status__in=[Status.QUEUED, Status.INTERRUPTED]) | Q(status=Status.RUNNING, lease_until__lt=now)
     taken = StyleRun.objects.filter(claimable, pk=style_run_id, run__cancel_requested=False).update(
-        status=Status.RUNNING, worker=worker, lease_until=now + LEASE, attempts=F("attempts") + 1,
-        started_at=Coalesce("started_at", now), error="",
-    )  # fmt: skip
+        status=Status.RUNNING,
+        worker=worker,
+        lease_until=now + LEASE,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce("started_at", now),
+        error="",
+    )
     if taken:
         return Claim.CLAIMED
     style_run = StyleRun.objects.select_related("run").filter(pk=style_run_id).first()
@@ -213,17 +226,25 @@ def evolve(*, style_run_id: int, worker: str) -> Claim:
     config = run.pipeline_config()
     try:
         assets = require(settings.VOICELAB_MODELS_DIR)
-        with _lease(StyleRun, style_run.pk, style_run.worker), SynthesisPool(assets, SynthesisConfig.for_device(throughput=True)) as pool:
+        with (
+            _lease(StyleRun, style_run.pk, style_run.worker),
+            SynthesisPool(assets, SynthesisConfig.for_device(throughput=True)) as pool,
+        ):
             evolution = Evolution(config, assets, pool)
             watcher = _Watcher(style_run, ProsodyPreview(run.paths, style_run.style, pool.synthesize_many))
-            state = evolution.run(style_run.style, resume=evolution.checkpoint(style_run.style).is_file(),
-                                  on_step=watcher.on_step, on_best=watcher.on_best, should_stop=watcher.cancelled)  # fmt: skip
+            state = evolution.run(
+                style_run.style,
+                resume=evolution.checkpoint(style_run.style).is_file(),
+                on_step=watcher.on_step,
+                on_best=watcher.on_best,
+                should_stop=watcher.cancelled,
+            )
             watcher.show()
     except CLEAR_ERRORS as exc:
         style_run.error = str(exc)
         _finish_walk(style_run, Status.FAILED)
         return Claim.DONE
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
         style_run.error = _unexpected(exc)
         _finish_walk(style_run, Status.FAILED)
         return Claim.DONE
@@ -235,8 +256,19 @@ def evolve(*, style_run_id: int, worker: str) -> Claim:
 
 def _finish_walk(style_run: StyleRun, status: Status) -> None:
     style_run.status, style_run.finished_at, style_run.lease_until = status, timezone.now(), None
-    style_run.save(update_fields=["status", "finished_at", "lease_until", "step", "best_score", "start_score",
-                                  "origin", "elapsed", "error"])  # fmt: skip
+    style_run.save(
+        update_fields=[
+            "status",
+            "finished_at",
+            "lease_until",
+            "step",
+            "best_score",
+            "start_score",
+            "origin",
+            "elapsed",
+            "error",
+        ]
+    )
     _set_run_status(style_run.run)
 
 
@@ -294,9 +326,11 @@ def validate(*, run_id: int, worker: str) -> None:
             report = validate_stage(run.pipeline_config(), synthesizer)
     except CLEAR_ERRORS as exc:
         return _fail(run, f"Stage 3: {exc}")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
         return _fail(run, f"Stage 3: {_unexpected(exc)}")
-    _end_stage(run, report=report, stage=DistillationRun.Stage.DONE, status=Status.SUCCEEDED, finished_at=timezone.now())
+    _end_stage(
+        run, report=report, stage=DistillationRun.Stage.DONE, status=Status.SUCCEEDED, finished_at=timezone.now()
+    )
     announce(run)
 
 
@@ -328,13 +362,17 @@ def interrupt_orphans(*, worker: str | None = None) -> Recovered:
     orphans = list(StyleRun.objects.filter(gone).select_related("run"))
     resumable = []
     for style_run in orphans:
-        log.warning("Walk %s of run %s was interrupted (worker %s gone).", style_run.style, style_run.run_id, style_run.worker)
+        log.warning(
+            "Walk %s of run %s was interrupted (worker %s gone).", style_run.style, style_run.run_id, style_run.worker
+        )
         if style_run.attempts >= MAX_WALK_ATTEMPTS:
             StyleRun.objects.filter(pk=style_run.pk).update(
-                status=Status.FAILED, lease_until=None, finished_at=now,
+                status=Status.FAILED,
+                lease_until=None,
+                finished_at=now,
                 error=f"its worker died {style_run.attempts} times in a row while walking it (last: "
-                      f"{style_run.worker}); not resumed again. The worker's log says how it died.",
-            )  # fmt: skip
+                f"{style_run.worker}); not resumed again. The worker's log says how it died.",
+            )
         else:
             StyleRun.objects.filter(pk=style_run.pk).update(status=Status.INTERRUPTED, lease_until=None)
             resumable.append(style_run.pk)
@@ -349,8 +387,11 @@ def _stages_to_queue(now: datetime, worker: str | None) -> tuple[list[int], list
     if worker:
         lost |= Q(worker=worker)
     runs = DistillationRun.objects.exclude(status__in=FINISHED).filter(lost)
-    stages = dict(runs.filter(stage__in=[DistillationRun.Stage.REFERENCE, DistillationRun.Stage.VALIDATE])
-                  .values_list("pk", "stage"))  # fmt: skip
+    stages = dict(
+        runs.filter(stage__in=[DistillationRun.Stage.REFERENCE, DistillationRun.Stage.VALIDATE]).values_list(
+            "pk", "stage"
+        )
+    )
     DistillationRun.objects.filter(pk__in=stages).update(lease_until=None, worker="")
     return (
         [pk for pk, stage in stages.items() if stage == DistillationRun.Stage.REFERENCE],

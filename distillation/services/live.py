@@ -98,12 +98,21 @@ class StepRecorder:
             StyleRun.objects.filter(pk=self.style_run.pk).update(
                 step=last.step, best_score=last.best_score, elapsed=last.elapsed
             )
-        self.style_run.step, self.style_run.best_score, self.style_run.elapsed = last.step, last.best_score, last.elapsed
+        self.style_run.step, self.style_run.best_score, self.style_run.elapsed = (
+            last.step,
+            last.best_score,
+            last.elapsed,
+        )
         self.last_flush = time.monotonic()
-        broadcast(self.style_run.run_id, {
-            "type": "run.steps", "style": self.style_run.style, "events": [e.as_dict() for e in kept],
-            "progress": style_state(self.style_run),
-        })  # fmt: skip
+        broadcast(
+            self.style_run.run_id,
+            {
+                "type": "run.steps",
+                "style": self.style_run.style,
+                "events": [e.as_dict() for e in kept],
+                "progress": style_state(self.style_run),
+            },
+        )
 
 
 def history(style_runs: Iterable[StyleRun]) -> dict[str, list[dict]]:

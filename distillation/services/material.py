@@ -52,8 +52,10 @@ class Material:
         """Why this style cannot run, in words; empty when it can."""
         if self.enough:
             return ""
-        return (f"{self.style}: {self.seconds:.1f} s of validated speech in {self.takes} takes; "
-                f"Stage 1 needs {self.needed:.0f} s, so {self.missing:.1f} s more.")  # fmt: skip
+        return (
+            f"{self.style}: {self.seconds:.1f} s of validated speech in {self.takes} takes; "
+            f"Stage 1 needs {self.needed:.0f} s, so {self.missing:.1f} s more."
+        )
 
 
 def material(*, styles: tuple[str, ...]) -> dict[str, Material]:

@@ -92,14 +92,16 @@ def launch_run(
         raise LaunchRefused(" ".join(problems))
     with transaction.atomic():
         run = DistillationRun.objects.create(
-            launched_by=user, styles=list(dict.fromkeys(styles)), steps=steps, source=source,
-            seed=seed if seed is not None else random.randrange(2**31), reference_text=reference_text.strip(),
-        )  # fmt: skip
+            launched_by=user,
+            styles=list(dict.fromkeys(styles)),
+            steps=steps,
+            source=source,
+            seed=seed if seed is not None else random.randrange(2**31),
+            reference_text=reference_text.strip(),
+        )
         if source == DistillationRun.Source.F5:
             run.reference_audio.save(f"run{run.pk}_{reference_audio.name}", reference_audio, save=True)
-        StyleRun.objects.bulk_create(
-            [StyleRun(run=run, style=style, position=i) for i, style in enumerate(run.styles)]
-        )
+        StyleRun.objects.bulk_create([StyleRun(run=run, style=style, position=i) for i, style in enumerate(run.styles)])
         transaction.on_commit(lambda: queue_stage(prepare_run, run.pk))
     return run
 
@@ -139,9 +141,12 @@ def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:
     if run.report is None:
         raise LaunchRefused(f"Run {run.pk} has no validation report yet: nothing to deploy.")
     report = deploy_stage(
-        run.pipeline_config(), target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR, env_file=settings.VOICELAB_ENV_FILE,
-        force=force, tts=lab_tts_client(),
-    )  # fmt: skip
+        run.pipeline_config(),
+        target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR,
+        env_file=settings.VOICELAB_ENV_FILE,
+        force=force,
+        tts=lab_tts_client(),
+    )
     run.deployed_at = timezone.now()
     run.save(update_fields=["deployed_at"])
     return report

@@ -24,9 +24,14 @@ def teacher_problem() -> str:
 def configured_teacher(*, reference_audio: str | Path, reference_text: str) -> Teacher:
     """The server when one is set (it is sent the voice to clone), else f5-tts in process."""
     if settings.VOICELAB_TEACHER_URL:
-        return HttpTeacher(settings.VOICELAB_TEACHER_URL, reference_audio=Path(reference_audio),
-                           reference_text=reference_text)  # fmt: skip
+        return HttpTeacher(
+            settings.VOICELAB_TEACHER_URL, reference_audio=Path(reference_audio), reference_text=reference_text
+        )
     if settings.VOICELAB_F5_CHECKPOINT and settings.VOICELAB_F5_VOCODER:
-        return F5Teacher(checkpoint=Path(settings.VOICELAB_F5_CHECKPOINT), vocoder=Path(settings.VOICELAB_F5_VOCODER),
-                         reference_audio=Path(reference_audio), reference_text=reference_text)  # fmt: skip
+        return F5Teacher(
+            checkpoint=Path(settings.VOICELAB_F5_CHECKPOINT),
+            vocoder=Path(settings.VOICELAB_F5_VOCODER),
+            reference_audio=Path(reference_audio),
+            reference_text=reference_text,
+        )
     raise TeacherError(NOT_CONFIGURED)

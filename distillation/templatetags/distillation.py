@@ -20,4 +20,3 @@ def duration(value: timedelta | float | None) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
-

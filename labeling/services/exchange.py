@@ -235,7 +235,9 @@ def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult
             if "text" in record and record["text"] != sentence.text:
                 result.warnings.append(f"{sentence.sentence_id}: the text differs from this lab's corpus.")
             if sentence.style != record["style_label"]:
-                set_style_label(sentence=sentence, style=record["style_label"], user=user, method=StyleLabel.Method.IMPORT)
+                set_style_label(
+                    sentence=sentence, style=record["style_label"], user=user, method=StyleLabel.Method.IMPORT
+                )
                 result.labels_changed += 1
             recording = record.get("recording")
             if recording and recording["path"] in audio:

@@ -40,9 +40,7 @@ def set_style_label(
     return label
 
 
-def apply_suggestions(
-    *, sentences: QuerySet[Sentence], user: AbstractBaseUser | None, overwrite: bool = False
-) -> int:
+def apply_suggestions(*, sentences: QuerySet[Sentence], user: AbstractBaseUser | None, overwrite: bool = False) -> int:
     """Label each sentence of the selection with its suggested style; returns how many changed.
 
     Without ``overwrite`` only unlabeled sentences are touched, so an annotator's

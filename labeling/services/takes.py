@@ -127,8 +127,11 @@ def validate_take(*, recording: Recording) -> Recording:
     has killed the worker ``MAX_VALIDATION_ATTEMPTS`` times is failed instead of retried forever.
     """
     if recording.status == Recording.Status.PENDING and _count_attempt(recording) > MAX_VALIDATION_ATTEMPTS:
-        return _fail_validation(recording, f"Validating this take stopped the worker {MAX_VALIDATION_ATTEMPTS} "
-                                           "times, so it is not tried again. The file is kept; record the sentence again.")  # fmt: skip
+        return _fail_validation(
+            recording,
+            f"Validating this take stopped the worker {MAX_VALIDATION_ATTEMPTS} "
+            "times, so it is not tried again. The file is kept; record the sentence again.",
+        )
     try:
         audio = read_audio(recording.audio.path)
     except (AudioError, OSError) as exc:
@@ -203,5 +206,5 @@ def _notify(recording: Recording) -> None:
         return
     try:
         async_to_sync(layer.group_send)(TAKES_GROUP, {"type": "take.changed", "recording_id": recording.pk})
-    except Exception:  # noqa: BLE001 - any transport error only costs the live update
+    except Exception:
         logger.warning("Could not publish the update of take %s", recording.pk, exc_info=True)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
     from labeling.models import StyleLabel
+
     from .workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -163,9 +164,24 @@ class Worker:
         from voicelab.celery import app
 
         self.starts += 1
-        arguments = ["-m", "celery", "-A", "voicelab", "worker", "--pool", "solo", "--queues", self.queues,
-                     "--loglevel", "INFO", "--hostname", self.hostname, "--without-gossip", "--without-mingle",
-                     "--without-heartbeat"]  # fmt: skip
+        arguments = [
+            "-m",
+            "celery",
+            "-A",
+            "voicelab",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            self.queues,
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            self.hostname,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         self.process = processes.start(f"{self.name}-{self.starts}", arguments, env=self.env, log_dir=self.log_dir)
         _STARTED.append(self.process)
         # Generous: a loaded 2-core machine has taken more than 60 s to start a worker.
@@ -237,12 +253,15 @@ def beat(lab_env: dict[str, str], process_logs: Path, tmp_path: Path) -> Iterato
 
 
 @pytest.fixture(scope="session")
-def tts_service(lab_env: dict[str, str], e2e_distillation: dict[str, str], process_logs: Path, kokoro_assets) -> Iterator[str]:
+def tts_service(
+    lab_env: dict[str, str], e2e_distillation: dict[str, str], process_logs: Path, kokoro_assets
+) -> Iterator[str]:
     """``manage.py runtts`` on the port the lab's settings name, reading the session's .env
     and the keys the lab publishes (the lab's own key among them, made on its first call)."""
     port = e2e_distillation["VOICELAB_TTS_URL"].rsplit(":", 1)[1]
-    server = processes.start("runtts", ["manage.py", "runtts", "--port", port],
-                             env={**lab_env, "KOKORO_THREADS": "1"}, log_dir=process_logs)  # fmt: skip
+    server = processes.start(
+        "runtts", ["manage.py", "runtts", "--port", port], env={**lab_env, "KOKORO_THREADS": "1"}, log_dir=process_logs
+    )
     _STARTED.append(server)
     try:
         server.wait_ready(lambda: processes.http_ok(f"{e2e_distillation['VOICELAB_TTS_URL']}/health"), timeout=90)
@@ -261,8 +280,12 @@ def web_server(lab_env: dict[str, str], process_logs: Path) -> Iterator[tuple[La
     port = free_port()
     base_url = f"http://{HOST}:{port}"
     # As runlab does: with DEBUG off, WhiteNoise serves the collected files only.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-                   cwd=processes.ROOT, env=lab_env, check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=processes.ROOT,
+        env=lab_env,
+        check=True,
+    )
     server = processes.start("web", web_argv(host=HOST, port=port)[1:], env=lab_env, log_dir=process_logs)
     _STARTED.append(server)
     try:

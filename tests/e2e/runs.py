@@ -40,11 +40,17 @@ class RunSocket:
 
     def wait_for(self, condition: Callable[[list[dict]], bool], *, timeout: float, what: str) -> list[dict]:
         try:
-            return wait_until(lambda: list(self.messages) if condition(list(self.messages)) else None,
-                              timeout=timeout, what=what, interval=0.2)  # fmt: skip
+            return wait_until(
+                lambda: list(self.messages) if condition(list(self.messages)) else None,
+                timeout=timeout,
+                what=what,
+                interval=0.2,
+            )
         except NotReady as exc:
             heard = [(m["type"], m.get("run", {}).get("status"), len(m.get("events", []))) for m in self.messages]
-            raise NotReady(f"{exc} The socket heard {len(heard)} messages: {heard[-10:]}; error: {self.error!r}") from None
+            raise NotReady(
+                f"{exc} The socket heard {len(heard)} messages: {heard[-10:]}; error: {self.error!r}"
+            ) from None
 
     def steps(self, style: str) -> list[int]:
         """Every step received, history and live, in arrival order."""

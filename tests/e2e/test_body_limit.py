@@ -94,7 +94,9 @@ def test_an_anonymous_300_mb_post_is_refused_unread(web: tuple[int, str], corpus
     before = _status(pid)
     sent = _post(base_url, "/labeling/sentences/shcc-01/takes/", 300)
     growth = _growth_mb(pid, before)
-    print(f"anonymous 300 MB POST: status {sent.status}, sent {sent.bytes / MB:.0f} MB, peak RSS growth {growth:.1f} MB")
+    print(
+        f"anonymous 300 MB POST: status {sent.status}, sent {sent.bytes / MB:.0f} MB, peak RSS growth {growth:.1f} MB"
+    )
     assert sent.status == 413
     assert b"larger than this page accepts" in sent.body
     assert sent.bytes < 300 * MB, "refused before the body was sent"

@@ -11,15 +11,15 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-from django.contrib.auth.models import User  # noqa: E402
-from django.template.defaultfilters import floatformat  # noqa: E402
-from playwright.sync_api import expect  # noqa: E402
+from django.contrib.auth.models import User
+from django.template.defaultfilters import floatformat
+from playwright.sync_api import expect
 
-from labeling.models import Recording, Sentence, StyleLabel  # noqa: E402
+from labeling.models import Recording, Sentence, StyleLabel
 
-from .lab import ANNOTATOR_PASSWORD, VALIDATION_TIMEOUT, latest_take, sentence, wait_for_validation  # noqa: E402
-from .processes import LabProcess  # noqa: E402
-from .workspace import LOGIN_PATH, WORKSPACE_PATH, Workspace  # noqa: E402
+from .lab import ANNOTATOR_PASSWORD, VALIDATION_TIMEOUT, latest_take, sentence, wait_for_validation
+from .processes import LabProcess
+from .workspace import LOGIN_PATH, WORKSPACE_PATH, Workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,6 +29,7 @@ VALIDATED_BADGE = re.compile(r"Validated · \d\.\d\d")
 STATIC_SCRIPTS = ("/static/voicelab.js", "/static/django_htmx/htmx-2.min.js", "/static/django_htmx/ext/hx-ws-2.min.js")
 
 Labeler = Callable[[str, str], StyleLabel]
+
 
 def expect_validated_live(workspace: Workspace, sentence_id: str) -> Recording:
     """The take cell turns "Validated · score" through a websocket push, and the database agrees."""
@@ -87,9 +88,7 @@ def test_filters_narrow_the_table_by_category_and_status(annotator_workspace: Wo
     assert (query["category"], query["status"]) == ([CALL_CENTER], ["labeled"])
 
 
-def test_dropdown_labels_a_sentence_without_reloading(
-    annotator_workspace: Workspace, lab_annotator: User
-) -> None:
+def test_dropdown_labels_a_sentence_without_reloading(annotator_workspace: Workspace, lab_annotator: User) -> None:
     workspace = annotator_workspace
     workspace.open(category=CALL_CENTER)
 

@@ -53,8 +53,12 @@ def test_a_worker_killed_mid_run_resumes_it_from_the_checkpoint(
     run = launch_run(user=operator, styles=["neutral"], steps=steps, seed=12)
     socket = RunSocket.as_user(asgi_server, run.pk, operator)
     try:
-        walk = wait_until(lambda: StyleRun.objects.filter(run=run, step__gte=8).first(), timeout=240,
-                          what="the walk to reach step 8", interval=0.2)  # fmt: skip
+        walk = wait_until(
+            lambda: StyleRun.objects.filter(run=run, step__gte=8).first(),
+            timeout=240,
+            what="the walk to reach step 8",
+            interval=0.2,
+        )
         running_distiller.kill()
         before_kill = dict(EvolutionStep.objects.filter(style_run=walk).values_list("step", "score"))
         walk.refresh_from_db()

@@ -20,6 +20,7 @@ from .workspace import Workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
+
 @pytest.fixture
 def page(workspace: Workspace) -> Iterator[Page]:
     """A fresh browser context on the lab; the test fails on any JavaScript error."""
@@ -37,9 +38,13 @@ def chart_points(page: Page, style: str) -> int:
 
 
 def test_an_operator_launches_watches_validates_deploys_and_switches(
-    page: Page, lab_operator: User, validated_takes: Callable[..., None], running_distiller: Worker,
-    tts_service: str, screenshot_dir: Path,
-) -> None:  # fmt: skip
+    page: Page,
+    lab_operator: User,
+    validated_takes: Callable[..., None],
+    running_distiller: Worker,
+    tts_service: str,
+    screenshot_dir: Path,
+) -> None:
     validated_takes("neutral")
     log_in(page, lab_operator.username, OPERATOR_PASSWORD)
     page.get_by_role("link", name="Distillation").click()
@@ -59,8 +64,9 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
 
     # Live: the socket opens and the score chart grows as the worker sends steps.
     expect(page.locator("#live")).to_have_text("● live")
-    page.wait_for_function("() => (document.getElementById('chart-neutral').data || [{x: []}])[0].x.length >= 2",
-                           timeout=180_000)  # fmt: skip
+    page.wait_for_function(
+        "() => (document.getElementById('chart-neutral').data || [{x: []}])[0].x.length >= 2", timeout=180_000
+    )
     first = chart_points(page, "neutral")
     page.wait_for_function(f"() => document.getElementById('chart-neutral').data[0].x.length > {first}", timeout=60_000)
     expect(page.locator("#prosody-neutral .main-svg").first).to_be_visible(timeout=60_000)
@@ -106,18 +112,27 @@ def test_a_10000_step_walk_reaches_the_browser_decimated(page: Page, lab_operato
     """The page of a long walk gets the sampled history (about 2,000 points), not 10,000."""
     from distillation.models import EvolutionStep
     from distillation.services.live import sampled
-
     from tests.runs.factories import make_run
 
     # Stored as the worker's recorder stores them (its sending needs no browser: the consumer tests).
     run = make_run(lab_operator, steps=10_000)
     walk = run.style_runs.get()
     EvolutionStep.objects.bulk_create(
-        EvolutionStep(style_run=walk, step=step, score=50 + step / 1000, target=0.8, self_similarity=0.9,
-                      features=0.7, complete=True, accepted=step % 500 == 0, best_score=50 + step / 1000,
-                      elapsed=step * 0.5)
-        for step in range(1, 10_001) if sampled(step, steps=10_000, accepted=step % 500 == 0)
-    )  # fmt: skip
+        EvolutionStep(
+            style_run=walk,
+            step=step,
+            score=50 + step / 1000,
+            target=0.8,
+            self_similarity=0.9,
+            features=0.7,
+            complete=True,
+            accepted=step % 500 == 0,
+            best_score=50 + step / 1000,
+            elapsed=step * 0.5,
+        )
+        for step in range(1, 10_001)
+        if sampled(step, steps=10_000, accepted=step % 500 == 0)
+    )
     stored = walk.history.count()
 
     log_in(page, lab_operator.username, OPERATOR_PASSWORD)

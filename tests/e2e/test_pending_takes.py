@@ -33,9 +33,13 @@ RECOVERY_TIMEOUT = 180.0
 
 
 def test_an_upload_while_redis_is_down_is_saved_and_validated_once_it_is_back(
-    celery_worker: LabProcess, beat: LabProcess, session_redis, label: Callable[[str, str], object],
-    lab_annotator: User, wav_upload: Callable[..., SimpleUploadedFile],
-) -> None:  # fmt: skip
+    celery_worker: LabProcess,
+    beat: LabProcess,
+    session_redis,
+    label: Callable[[str, str], object],
+    lab_annotator: User,
+    wav_upload: Callable[..., SimpleUploadedFile],
+) -> None:
     label("shcc-02", "neutral")
     client = Client()
     client.force_login(lab_annotator)
@@ -57,9 +61,12 @@ def test_an_upload_while_redis_is_down_is_saved_and_validated_once_it_is_back(
 
 
 def test_a_take_whose_worker_died_holding_it_is_validated_by_the_next_worker(
-    labeling_worker: Worker, beat: LabProcess, label: Callable[[str, str], object], lab_annotator: User,
+    labeling_worker: Worker,
+    beat: LabProcess,
+    label: Callable[[str, str], object],
+    lab_annotator: User,
     wav_upload: Callable[..., SimpleUploadedFile],
-) -> None:  # fmt: skip
+) -> None:
     labeling_worker.ensure_running()
     labeling_worker.signal(signal.SIGSTOP)  # frozen: what it takes off the queue, it never acknowledges
     label("shcc-03", "neutral")

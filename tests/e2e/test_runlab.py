@@ -76,12 +76,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     data_dir = tmp_path_factory.mktemp("runlab")
     port, tts_port, redis_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "DATABASE_URL", "DJANGO_"))}
-    env.update({
-        "VOICELAB_DATA_DIR": str(data_dir), "VOICELAB_MODELS_DIR": str(settings.VOICELAB_MODELS_DIR),
-        "VOICELAB_MEDIA_ROOT": str(data_dir / "media"), "VOICELAB_ENV_FILE": str(data_dir / ".env"),
-        "VOICELAB_PORT": str(port), "VOICELAB_TTS_PORT": str(tts_port), "VOICELAB_REDIS_PORT": str(redis_port),
-        "VOICELAB_WORKER_CONCURRENCY": "1", "KOKORO_THREADS": "1", "PYTHONUNBUFFERED": "1",
-    })  # fmt: skip
+    env.update(
+        {
+            "VOICELAB_DATA_DIR": str(data_dir),
+            "VOICELAB_MODELS_DIR": str(settings.VOICELAB_MODELS_DIR),
+            "VOICELAB_MEDIA_ROOT": str(data_dir / "media"),
+            "VOICELAB_ENV_FILE": str(data_dir / ".env"),
+            "VOICELAB_PORT": str(port),
+            "VOICELAB_TTS_PORT": str(tts_port),
+            "VOICELAB_REDIS_PORT": str(redis_port),
+            "VOICELAB_WORKER_CONCURRENCY": "1",
+            "KOKORO_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     log_dir = tmp_path_factory.mktemp("runlab-console")
     process = processes.start("runlab", ["manage.py", "runlab"], env=env, log_dir=log_dir)
     lab = Lab(process, data_dir, f"http://{HOST}:{port}", f"http://{HOST}:{tts_port}", f"redis://{HOST}:{redis_port}/0")
@@ -107,8 +115,11 @@ def test_a_killed_process_comes_back_and_the_lab_stays_up(lab: Lab, name: str) -
     killed = time.monotonic()
     os.kill(before, signal.SIGKILL)
 
-    wait_until(lambda: lab.pid(name) not in (0, before) and lab.running(name), timeout=BACK_WITHIN,
-               what=f"supervisord to run {name} again")  # fmt: skip
+    wait_until(
+        lambda: lab.pid(name) not in (0, before) and lab.running(name),
+        timeout=BACK_WITHIN,
+        what=f"supervisord to run {name} again",
+    )
     back = time.monotonic() - killed
     lab.process.wait_ready(lambda: lab.ready(name, after=said_ready), timeout=READY_WITHIN)
     print(f"{name}: running again {back:.1f} s after SIGKILL, ready after {time.monotonic() - killed:.1f} s")
@@ -138,9 +149,12 @@ def _is_zombie(pid: int) -> bool:
 def test_a_process_that_keeps_dying_is_given_up_on_with_the_reason(tmp_path: Path) -> None:
     """supervisord's own behaviour under the lab's configuration: five quick deaths and it
     stops trying, and the event listener prints the end of the process's log."""
-    crashing = supervision.LabProcess("crasher", [sys.executable, "-c", "import sys; print('no database here'); sys.exit(3)"])
-    config = supervision.write_config(tmp_path / "run" / "supervisord.conf", [crashing], data_dir=tmp_path,
-                                      directory=processes.ROOT)  # fmt: skip
+    crashing = supervision.LabProcess(
+        "crasher", [sys.executable, "-c", "import sys; print('no database here'); sys.exit(3)"]
+    )
+    config = supervision.write_config(
+        tmp_path / "run" / "supervisord.conf", [crashing], data_dir=tmp_path, directory=processes.ROOT
+    )
     with (tmp_path / "console.log").open("wb") as console:
         supervisord = subprocess.Popen(supervision.supervisord_argv(config), stdout=console, stderr=subprocess.STDOUT)
     try:

@@ -69,8 +69,9 @@ def runtts(kokoro_assets, tts_env_file: Path, keys_file: Path, tmp_path_factory:
             **extra,
         }
         log_dir = tmp_path_factory.mktemp("tts-log")
-        server: LabProcess = processes.start("runtts", ["manage.py", "runtts", "--port", str(port)], env=env,
-                                             log_dir=log_dir)  # fmt: skip
+        server: LabProcess = processes.start(
+            "runtts", ["manage.py", "runtts", "--port", str(port)], env=env, log_dir=log_dir
+        )
         base_url = f"http://{HOST}:{port}"
         try:
             server.wait_ready(lambda: processes.http_ok(f"{base_url}/health"), timeout=90)
@@ -102,11 +103,14 @@ def speak_later(pool: ThreadPoolExecutor, url: str, text: str) -> Future[httpx.R
 
 def test_the_seeds_curl_switches_the_style_and_speech_follows(tts_server: str) -> None:
     # curl -X POST http://localhost:8001/set_voice?style=empatico -H "Authorization: Bearer $KEY"
-    switched = httpx.post(f"{tts_server}/set_voice", params={"style": "empatico"}, headers=bearer("operator"), timeout=10)
+    switched = httpx.post(
+        f"{tts_server}/set_voice", params={"style": "empatico"}, headers=bearer("operator"), timeout=10
+    )
     assert switched.status_code == 200 and switched.json()["active"] == "empatico"
 
-    spoken = httpx.post(f"{tts_server}/synthesize", json={"text": "Lamento las molestias."}, headers=bearer("client"),
-                        timeout=60)  # fmt: skip
+    spoken = httpx.post(
+        f"{tts_server}/synthesize", json={"text": "Lamento las molestias."}, headers=bearer("client"), timeout=60
+    )
 
     assert spoken.status_code == 200 and spoken.headers["content-type"] == "audio/wav"
     audio, rate = sf.read(io.BytesIO(spoken.content))
@@ -129,8 +133,12 @@ def test_keys_decide_who_may_do_what_and_a_revoke_needs_no_restart(
     assert httpx.post(switch, headers=bearer("client"), timeout=10).status_code == 403
     assert httpx.post(f"{tts_server}/reload", headers=bearer("client"), timeout=10).status_code == 403
     assert httpx.post(switch, headers=bearer("environment"), timeout=10).json()["active"] == "amable"
-    page = httpx.post(f"{tts_server}/synthesize", content=b'{"text": "Hola"}', timeout=10,
-                      headers={"Content-Type": "text/plain", "Origin": "http://evil.example", **bearer("client")})  # fmt: skip
+    page = httpx.post(
+        f"{tts_server}/synthesize",
+        content=b'{"text": "Hola"}',
+        timeout=10,
+        headers={"Content-Type": "text/plain", "Origin": "http://evil.example", **bearer("client")},
+    )
     assert page.status_code == 403 and "access-control-allow-origin" not in page.headers
     health = httpx.get(f"{tts_server}/health", timeout=10).text
     assert str(kokoro_assets.root) not in health and str(keys_file.parent) not in health
@@ -197,9 +205,14 @@ def test_deploy_reloads_the_running_service(tts_server: str, tts_env_file: Path,
     save_voice(stock_voice("em_alex"), evolved["neutral"])
     save_voice(stock_voice("em_santa"), evolved["profesional"])
 
-    report = deploy(evolved=evolved, passed=dict.fromkeys(evolved, True), target_dir=tmp_path / "deployed",
-                    env_file=tts_env_file, active="profesional",
-                    tts=TTSClient(tts_server, api_key=KEYS["operator"]))  # fmt: skip
+    report = deploy(
+        evolved=evolved,
+        passed=dict.fromkeys(evolved, True),
+        target_dir=tmp_path / "deployed",
+        env_file=tts_env_file,
+        active="profesional",
+        tts=TTSClient(tts_server, api_key=KEYS["operator"]),
+    )
 
     assert report.reloaded and not report.warnings
     described = httpx.get(f"{tts_server}/voices", headers=bearer("client"), timeout=10).json()

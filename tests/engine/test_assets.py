@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import torch
 
-from distillation.engine.files import atomic_path
 from distillation.engine.assets import (
     DEFAULT_VOICES,
     MODEL_PACKAGES,
@@ -42,6 +41,7 @@ from distillation.engine.assets import (
     sha256_file,
     shipped_sha256,
 )
+from distillation.engine.files import atomic_path
 from distillation.engine.voices import load_voice, save_voice
 
 ALL_FILES = (

@@ -25,9 +25,7 @@ from distillation.engine.audio import (
 )
 
 
-def encode(
-    samples: np.ndarray, sample_rate: int, audio_format: str = "WAV", subtype: str | None = None
-) -> bytes:
+def encode(samples: np.ndarray, sample_rate: int, audio_format: str = "WAV", subtype: str | None = None) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, samples, sample_rate, format=audio_format, subtype=subtype)
     return buffer.getvalue()
@@ -160,9 +158,7 @@ def test_the_extreme_plausible_sample_rates_are_read(rate: int) -> None:
 
 
 @pytest.mark.parametrize("opposite_channel", [False, True], ids=["mono", "stereo-cancelling"])
-def test_float_samples_far_beyond_full_scale_are_not_a_recording(
-    greeting: Audio, opposite_channel: bool
-) -> None:
+def test_float_samples_far_beyond_full_scale_are_not_a_recording(greeting: Audio, opposite_channel: bool) -> None:
     absurd = greeting.samples / np.abs(greeting.samples).max() * np.float32(1e30)
     frames = np.column_stack([absurd, -absurd]) if opposite_channel else absurd
     with pytest.raises(AudioError, match=r"not a recording: its samples reach 1e\+30 times full scale"):
@@ -304,9 +300,7 @@ def test_write_wav_is_16_bit_mono_and_leaves_no_temp_file(tmp_path: Path) -> Non
     assert [entry.name for entry in tmp_path.iterdir()] == ["out.wav"]
 
 
-def test_failed_write_keeps_the_old_file_and_no_temp(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "out.wav"
     write_wav(path, np.zeros(100, dtype=np.float32), 16_000)
     before = path.read_bytes()

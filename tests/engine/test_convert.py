@@ -25,15 +25,14 @@ import pytest
 import torch
 
 from distillation.engine.assets import ModelAssets
-from distillation.engine.kmodel import build_kmodel
 from distillation.engine.convert import (
     COMPONENTS,
     _module_path,
     _torch_gate_order,
     rebuild_state_dict,
 )
+from distillation.engine.kmodel import build_kmodel
 from distillation.engine.voices import style_for
-
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_RATE = 24_000
@@ -89,7 +88,7 @@ def rebuilt(conversion: Conversion) -> dict[str, dict[str, torch.Tensor]]:
 
 
 @pytest.fixture(scope="session")
-def kmodel(kokoro_assets: ModelAssets, conversion: Conversion):  # noqa: ANN201 - kokoro.KModel
+def kmodel(kokoro_assets: ModelAssets, conversion: Conversion):
     """The ``kokoro`` package's KModel on the rebuilt weights, fully offline."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
@@ -106,7 +105,7 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _onnx_session_with_durations(onnx_path: Path):  # noqa: ANN202 - onnxruntime.InferenceSession
+def _onnx_session_with_durations(onnx_path: Path):
     """The int8 model with its per-token durations exposed as a second output.
 
     KModel computes ``round(sum(sigmoid(duration_proj)) / speed).clamp(min=1).long()``;
@@ -128,7 +127,7 @@ def _onnx_session_with_durations(onnx_path: Path):  # noqa: ANN202 - onnxruntime
 
 
 @pytest.fixture(scope="session")
-def renderings(kokoro_assets: ModelAssets, kmodel, stock_voice) -> dict[tuple[str, str, str], Rendering]:  # noqa: ANN001
+def renderings(kokoro_assets: ModelAssets, kmodel, stock_voice) -> dict[tuple[str, str, str], Rendering]:
     """``{(backend, voice, sentence): Rendering}`` for both backends, same inputs."""
     from distillation.engine.g2p import phonemize
 
@@ -224,7 +223,7 @@ def test_conversion_is_fast_small_and_atomic(conversion: Conversion) -> None:
     print(f"conversion: {conversion.seconds:.1f} s, peak RSS {conversion.peak_mb:.0f} MB")
 
 
-def test_every_kmodel_key_is_mapped_and_loads_strictly(rebuilt: dict, kmodel) -> None:  # noqa: ANN001
+def test_every_kmodel_key_is_mapped_and_loads_strictly(rebuilt: dict, kmodel) -> None:
     assert list(rebuilt) == list(COMPONENTS)
     assert sum(len(state) for state in rebuilt.values()) == KEY_COUNT
     for component in COMPONENTS:

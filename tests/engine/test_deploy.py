@@ -33,8 +33,9 @@ def env_file(tmp_path: Path) -> Path:
 
 def test_deploy_copies_the_voices_and_points_the_env_file(evolved: dict, env_file: Path, tmp_path: Path) -> None:
     target = tmp_path / "models" / "deployed"
-    report = deploy(evolved=evolved, passed={"neutral": True, "amable": True}, target_dir=target,
-                    env_file=env_file, active="amable")  # fmt: skip
+    report = deploy(
+        evolved=evolved, passed={"neutral": True, "amable": True}, target_dir=target, env_file=env_file, active="amable"
+    )
     assert report.deployed == {"neutral": target / "neutral.pt", "amable": target / "amable.pt"}
     for style, path in report.deployed.items():
         assert path.read_bytes() == evolved[style].read_bytes()
@@ -48,31 +49,58 @@ def test_deploy_copies_the_voices_and_points_the_env_file(evolved: dict, env_fil
 def test_a_failing_style_is_refused_unless_forced(evolved: dict, env_file: Path, tmp_path: Path) -> None:
     target = tmp_path / "deployed"
     with pytest.raises(DeployError, match="amable did not pass validation"):
-        deploy(evolved=evolved, passed={"neutral": True, "amable": False}, target_dir=target,
-               env_file=env_file, active="neutral")  # fmt: skip
+        deploy(
+            evolved=evolved,
+            passed={"neutral": True, "amable": False},
+            target_dir=target,
+            env_file=env_file,
+            active="neutral",
+        )
     assert not target.exists() and env_file.read_text() == ENV
-    report = deploy(evolved=evolved, passed={"neutral": True, "amable": False}, target_dir=target,
-                    env_file=env_file, active="neutral", force=True)  # fmt: skip
+    report = deploy(
+        evolved=evolved,
+        passed={"neutral": True, "amable": False},
+        target_dir=target,
+        env_file=env_file,
+        active="neutral",
+        force=True,
+    )
     assert set(report.deployed) == {"neutral", "amable"} and "amable failed validation" in report.warnings[0]
 
 
 def test_a_broken_tensor_or_wrong_active_style_changes_nothing(evolved: dict, env_file: Path, tmp_path: Path) -> None:
     target = tmp_path / "deployed"
     evolved["amable"].write_bytes(b"not a tensor")
-    with pytest.raises(VoiceError, match="amable.pt"):
-        deploy(evolved=evolved, passed={"neutral": True, "amable": True}, target_dir=target,
-               env_file=env_file, active="neutral")  # fmt: skip
+    with pytest.raises(VoiceError, match=r"amable\.pt"):
+        deploy(
+            evolved=evolved,
+            passed={"neutral": True, "amable": True},
+            target_dir=target,
+            env_file=env_file,
+            active="neutral",
+        )
     with pytest.raises(DeployError, match="active style 'empatico'"):
-        deploy(evolved=evolved, passed={"neutral": True, "amable": True}, target_dir=target,
-               env_file=env_file, active="empatico", force=True)  # fmt: skip
+        deploy(
+            evolved=evolved,
+            passed={"neutral": True, "amable": True},
+            target_dir=target,
+            env_file=env_file,
+            active="empatico",
+            force=True,
+        )
     assert not target.exists() and env_file.read_text() == ENV
 
 
 def test_an_unreachable_service_is_a_warning_not_a_failure(evolved: dict, env_file: Path, tmp_path: Path) -> None:
     from voicelab.embedded_redis import free_port
 
-    report = deploy(evolved=evolved, passed={"neutral": True, "amable": True}, target_dir=tmp_path / "d",
-                    env_file=env_file, active="neutral",
-                    tts=TTSClient(f"http://127.0.0.1:{free_port()}", api_key="any"))  # fmt: skip
+    report = deploy(
+        evolved=evolved,
+        passed={"neutral": True, "amable": True},
+        target_dir=tmp_path / "d",
+        env_file=env_file,
+        active="neutral",
+        tts=TTSClient(f"http://127.0.0.1:{free_port()}", api_key="any"),
+    )
     assert not report.reloaded and "could not be reached" in report.warnings[0]
     assert (tmp_path / "d" / "neutral.pt").exists()

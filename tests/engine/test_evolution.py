@@ -22,7 +22,9 @@ def scorer(onnx_synthesizer, stock_voice: Callable) -> FitnessScorer:
     """em_santa is the speaker to reach; the walk starts from the other two voices."""
     reference = onnx_synthesizer.synthesize(REFERENCE, stock_voice("em_santa"))
     return FitnessScorer(
-        target=Target.from_audio(reference, 24_000), render=each(onnx_synthesizer.synthesize), texts=("Hola.", "Gracias.")
+        target=Target.from_audio(reference, 24_000),
+        render=each(onnx_synthesizer.synthesize),
+        texts=("Hola.", "Gracias."),
     )
 
 

@@ -34,9 +34,7 @@ def _python(code: str, *args: str, cache_root: Path) -> subprocess.Popen:
 def _run(command: list[str], *, cache_root: Path) -> subprocess.Popen:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "VOICELAB_NUMBA"))}
     environment.update(NUMBA_CACHE_DIR=str(cache_root), PYTHONPATH=str(ROOT))
-    return subprocess.Popen(
-        command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True
-    )
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True)
 
 
 @pytest.mark.timeout(900)

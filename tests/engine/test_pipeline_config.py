@@ -13,8 +13,11 @@ def test_seed_defaults(tmp_path: Path) -> None:
     config = PipelineConfig.from_env(root=tmp_path, environ={})
     assert config.styles == ("neutral", "amable", "empatico", "profesional")
     assert {name: spec.f5_speed for name, spec in STYLES.items()} == {
-        "neutral": 1.0, "amable": 0.95, "empatico": 0.90, "profesional": 1.05,
-    }  # fmt: skip
+        "neutral": 1.0,
+        "amable": 0.95,
+        "empatico": 0.90,
+        "profesional": 1.05,
+    }
     assert (config.thresholds.speaker_similarity, config.thresholds.self_similarity) == (0.70, 0.85)
     assert (config.thresholds.style_differentiation_cov, config.thresholds.min_audio_seconds) == (0.05, 1.0)
     evolution = config.evolution
@@ -32,8 +35,11 @@ def test_seed_paths(tmp_path: Path) -> None:
 
 
 def test_environment_then_overrides(tmp_path: Path) -> None:
-    environ = {"VOICELAB_DISTILLATION_STEPS": "500", "VOICELAB_DISTILLATION_SEED": "7",
-               "VOICELAB_DISTILLATION_STYLES": "neutral,amable"}  # fmt: skip
+    environ = {
+        "VOICELAB_DISTILLATION_STEPS": "500",
+        "VOICELAB_DISTILLATION_SEED": "7",
+        "VOICELAB_DISTILLATION_STYLES": "neutral,amable",
+    }
     from_env = PipelineConfig.from_env(root=tmp_path, environ=environ)
     assert (from_env.evolution.steps, from_env.evolution.seed, from_env.styles) == (500, 7, ("neutral", "amable"))
     cli = PipelineConfig.from_env(root=tmp_path, environ=environ, steps=100, styles=("empatico",))

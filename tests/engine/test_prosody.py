@@ -75,9 +75,7 @@ def test_speech_frames_find_the_voice_between_silences(voiced_tone: ToneMaker) -
 
 
 @pytest.mark.parametrize(("gap", "pause_ratio"), [(0.5, 0.5 / 2.5), (0.1, 0.0)])
-def test_only_gaps_over_150_ms_count_as_pauses(
-    voiced_tone: ToneMaker, gap: float, pause_ratio: float
-) -> None:
+def test_only_gaps_over_150_ms_count_as_pauses(voiced_tone: ToneMaker, gap: float, pause_ratio: float) -> None:
     tone = voiced_tone(150, seconds=1.0)
     clip = np.concatenate([tone, np.zeros(round(gap * RATE)), tone])
     prosody = analyze_prosody(clip, RATE)
@@ -115,9 +113,7 @@ def test_loudness_needs_a_400_ms_block(voiced_tone: ToneMaker) -> None:
 
 
 @pytest.mark.parametrize("use_text", [True, False], ids=["from-text", "from-peaks"])
-def test_speech_rate_follows_espeak_speed(
-    speak: Speaker, greeting_text: str, use_text: bool
-) -> None:
+def test_speech_rate_follows_espeak_speed(speak: Speaker, greeting_text: str, use_text: bool) -> None:
     text = greeting_text if use_text else None
     slow, fast = (speak(speed=speed) for speed in (120, 200))
     slow_rate = analyze_prosody(slow.samples, slow.sample_rate, text=text).speech_rate

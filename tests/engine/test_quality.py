@@ -53,9 +53,7 @@ def codes(findings: list[quality.Finding]) -> set[str]:
 def neutral_baseline(speak: Speaker) -> Prosody:
     """The espeak speaker's median over three neutral sentences."""
     takes = [(speak(text), text) for text in NEUTRAL_SENTENCES]
-    return speaker_baseline(
-        [analyze_prosody(a.samples, a.sample_rate, text=text) for a, text in takes]
-    )
+    return speaker_baseline([analyze_prosody(a.samples, a.sample_rate, text=text) for a, text in takes])
 
 
 def test_clean_take_is_green_and_usable(greeting: Audio, greeting_text: str) -> None:
@@ -69,9 +67,7 @@ def test_clean_take_is_green_and_usable(greeting: Audio, greeting_text: str) -> 
 
 def test_silence_at_both_ends_is_reported(greeting: Audio, as_audio: Wrap) -> None:
     pad = np.zeros(2 * greeting.sample_rate)
-    signal, findings = check_signal(
-        as_audio(np.concatenate([pad, greeting.samples, pad]), greeting.sample_rate)
-    )
+    signal, findings = check_signal(as_audio(np.concatenate([pad, greeting.samples, pad]), greeting.sample_rate))
     assert codes(findings) == {"leading_silence", "trailing_silence"}
     assert signal.leading_silence == pytest.approx(2.0, abs=0.05)
     assert signal.trailing_silence > 2.0  # plus espeak's own trailing silence
@@ -100,20 +96,14 @@ def test_heavy_clipping_makes_the_take_unusable(greeting: Audio, as_audio: Wrap)
 
 def test_heavy_clipping_costs_more_than_light(greeting: Audio, as_audio: Wrap) -> None:
     def penalty(gain: float) -> float:
-        _, findings = check_signal(
-            as_audio(np.clip(greeting.samples * gain, -1, 1), greeting.sample_rate)
-        )
+        _, findings = check_signal(as_audio(np.clip(greeting.samples * gain, -1, 1), greeting.sample_rate))
         return sum(finding.penalty for finding in findings)
 
     assert 0 < penalty(2) < penalty(20)
 
 
-@pytest.mark.parametrize(
-    ("noise", "penalty"), [(0.01, quality.LOW_SNR_PENALTY), (0.05, quality.HEAVY_SNR_PENALTY)]
-)
-def test_white_noise_lowers_snr(
-    greeting: Audio, as_audio: Wrap, noise: float, penalty: float
-) -> None:
+@pytest.mark.parametrize(("noise", "penalty"), [(0.01, quality.LOW_SNR_PENALTY), (0.05, quality.HEAVY_SNR_PENALTY)])
+def test_white_noise_lowers_snr(greeting: Audio, as_audio: Wrap, noise: float, penalty: float) -> None:
     hiss = np.random.default_rng(0).normal(0, noise, len(greeting.samples))
     signal, findings = check_signal(as_audio(greeting.samples + hiss, greeting.sample_rate))
     assert quality.MIN_SNR_DB_FATAL < signal.snr_db < quality.MIN_SNR_DB
@@ -142,9 +132,7 @@ def test_half_second_take_is_too_short(greeting: Audio, greeting_text: str, as_a
 
 
 def test_digital_silence_is_fatal(as_audio: Wrap) -> None:
-    assessment = assess_take(
-        as_audio(np.zeros(32_000), 16_000), text=None, style="neutral", baseline=None
-    )
+    assessment = assess_take(as_audio(np.zeros(32_000), 16_000), text=None, style="neutral", baseline=None)
     assert [(finding.code, finding.fatal) for finding in assessment.findings] == [("silent", True)]
     assert not assessment.usable
 
@@ -165,7 +153,8 @@ def test_usable_take_can_still_be_red(greeting: Audio, as_audio: Wrap) -> None:
     assert assessment.usable
     assert assessment.grade == "red"
     assert assessment.score == pytest.approx(
-        1 - sum(finding.penalty for finding in assessment.findings), abs=1e-3  # the score is rounded
+        1 - sum(finding.penalty for finding in assessment.findings),
+        abs=1e-3,  # the score is rounded
     )
 
 
@@ -178,9 +167,7 @@ def test_higher_slower_amable_take_passes_pitch_and_rate(
     assert assessment.grade == "green"
 
 
-def test_lower_amable_take_is_not_higher(
-    speak: Speaker, greeting_text: str, neutral_baseline: Prosody
-) -> None:
+def test_lower_amable_take_is_not_higher(speak: Speaker, greeting_text: str, neutral_baseline: Prosody) -> None:
     take = speak(pitch=25, speed=150)
     assessment = assess_take(take, text=greeting_text, style="amable", baseline=neutral_baseline)
     (finding,) = [finding for finding in assessment.findings if finding.code == "pitch_not_higher"]
@@ -246,9 +233,7 @@ def test_style_thresholds(style: str, changes: dict[str, float], missed: set[str
 
 
 def test_unmeasured_trait_is_not_held_against_the_speaker() -> None:
-    unvoiced = replace(
-        BASELINE, pitch_mean=None, pitch_std=None, pitch_end_slope=None, speech_rate=4.5
-    )
+    unvoiced = replace(BASELINE, pitch_mean=None, pitch_std=None, pitch_end_slope=None, speech_rate=4.5)
     assert compare_to_style(unvoiced, "amable", BASELINE) == []
 
 

@@ -12,10 +12,10 @@ import pytest
 import soundfile as sf
 
 from distillation.engine.reference import (
+    PAUSE_SECONDS,
     SAMPLE_RATE,
     Clip,
     NotEnoughMaterial,
-    PAUSE_SECONDS,
     build_reference,
     read_segments,
     write_reference,

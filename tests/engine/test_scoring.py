@@ -9,10 +9,10 @@ import pytest
 
 from distillation.engine.config import ScoringWeights
 from distillation.engine.scoring import (
-    each,
     FitnessScorer,
     Target,
     describe,
+    each,
     feature_similarity,
     weighted_harmonic_mean,
 )

@@ -44,8 +44,10 @@ def test_http_teacher_failures_are_clear(teacher_url: str) -> None:
 def test_f5_teacher_refuses_missing_files_and_transcripts(tmp_path: Path) -> None:
     wav = tmp_path / "voice.wav"
     wav.write_bytes(b"RIFF")
-    with pytest.raises(TeacherError, match="checkpoint .* does not exist"):
-        F5Teacher(checkpoint=tmp_path / "none.safetensors", vocoder=tmp_path, reference_audio=wav, reference_text="Hola")
+    with pytest.raises(TeacherError, match=r"checkpoint .* does not exist"):
+        F5Teacher(
+            checkpoint=tmp_path / "none.safetensors", vocoder=tmp_path, reference_audio=wav, reference_text="Hola"
+        )
     with pytest.raises(TeacherError, match="transcript is required"):
         F5Teacher(checkpoint=wav, vocoder=tmp_path, reference_audio=wav, reference_text=" ")
 
@@ -89,29 +91,42 @@ def test_f5_in_process_on_a_tiny_random_model(tmp_path: Path, espeak_wav: Callab
     from vocos import Vocos
 
     settings = OmegaConf.load(str(files("f5_tts").joinpath("configs/F5TTS_v1_Base.yaml")))
-    settings.model.arch = OmegaConf.merge(settings.model.arch, {"dim": 64, "depth": 2, "heads": 2, "text_dim": 32,
-                                                                "conv_layers": 1})  # fmt: skip
+    settings.model.arch = OmegaConf.merge(
+        settings.model.arch, {"dim": 64, "depth": 2, "heads": 2, "text_dim": 32, "conv_layers": 1}
+    )
     OmegaConf.save(settings, tmp_path / "tiny.yaml")
     vocab, size = get_tokenizer(str(files("f5_tts").joinpath("infer/examples/vocab.txt")), "custom")
     torch.manual_seed(0)
     mel = settings.model.mel_spec
     model = CFM(
         transformer=DiT(**settings.model.arch, text_num_embeds=size, mel_dim=mel.n_mel_channels),
-        mel_spec_kwargs={"n_fft": mel.n_fft, "hop_length": mel.hop_length, "win_length": mel.win_length,
-                         "n_mel_channels": mel.n_mel_channels, "target_sample_rate": mel.target_sample_rate,
-                         "mel_spec_type": mel.mel_spec_type},
+        mel_spec_kwargs={
+            "n_fft": mel.n_fft,
+            "hop_length": mel.hop_length,
+            "win_length": mel.win_length,
+            "n_mel_channels": mel.n_mel_channels,
+            "target_sample_rate": mel.target_sample_rate,
+            "mel_spec_type": mel.mel_spec_type,
+        },
         vocab_char_map=vocab,
-    )  # fmt: skip
-    torch.save({"ema_model_state_dict": {f"ema_model.{k}": v for k, v in model.state_dict().items()}},
-               tmp_path / "tiny.pt")  # fmt: skip
+    )
+    torch.save(
+        {"ema_model_state_dict": {f"ema_model.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "tiny.pt"
+    )
     vocoder = tmp_path / "vocos"
     vocoder.mkdir()
     (vocoder / "config.yaml").write_text(TINY_VOCOS)
     torch.save(Vocos.from_hparams(str(vocoder / "config.yaml")).state_dict(), vocoder / "pytorch_model.bin")
 
     text = "Hola, buenos días, le atiende el servicio de atención al cliente."
-    teacher = F5Teacher(checkpoint=tmp_path / "tiny.pt", vocoder=vocoder, config=tmp_path / "tiny.yaml",
-                        reference_audio=espeak_wav(text), reference_text=text, device="cpu")  # fmt: skip
+    teacher = F5Teacher(
+        checkpoint=tmp_path / "tiny.pt",
+        vocoder=vocoder,
+        config=tmp_path / "tiny.yaml",
+        reference_audio=espeak_wav(text),
+        reference_text=text,
+        device="cpu",
+    )
     normal, rate = teacher.speak("Gracias por su llamada.", speed=1.0)
     slow, _ = teacher.speak("Gracias por su llamada.", speed=0.5)
     assert rate == SAMPLE_RATE and normal.dtype == np.float32 and np.isfinite(normal).all()

@@ -126,7 +126,9 @@ def test_set_voice_switches_the_active_style(client: TestClient) -> None:
         ({"content": b'{"text": "Hola"}'}, 415, "no Content-Type"),
     ],
 )
-def test_bad_synthesis_requests_get_a_clear_4xx(client: TestClient, request_kwargs: dict, status: int, reason: str) -> None:
+def test_bad_synthesis_requests_get_a_clear_4xx(
+    client: TestClient, request_kwargs: dict, status: int, reason: str
+) -> None:
     response = client.post("/synthesize", **request_kwargs)
     assert response.status_code == status and reason in response.json()["error"]
 
@@ -189,8 +191,9 @@ MAY = {  # what each caller gets from each route
 
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("caller", MAY)
-def test_who_may_call_each_route(anonymous: TestClient, keys: KeyRing, keys_file: Path, caller: str | None,
-                                 route: str) -> None:  # fmt: skip
+def test_who_may_call_each_route(
+    anonymous: TestClient, keys: KeyRing, keys_file: Path, caller: str | None, route: str
+) -> None:
     publish(keys_file, "operator", "client", "revoked")
     assert keys.role_of(KEYS["revoked"]) == CLIENT  # valid, until the lab revokes it:
     publish(keys_file, "operator", "client")
@@ -231,8 +234,9 @@ class CountingSynthesizer:
         return getattr(self.real, name)
 
 
-def test_a_web_page_on_another_origin_cannot_drive_it(onnx_synthesizer, kokoro_assets, env_file: Path,
-                                                      keys: KeyRing) -> None:  # fmt: skip
+def test_a_web_page_on_another_origin_cannot_drive_it(
+    onnx_synthesizer, kokoro_assets, env_file: Path, keys: KeyRing
+) -> None:
     synthesizer = CountingSynthesizer(onnx_synthesizer)
     service = TTSService(synthesizer=synthesizer, assets=kokoro_assets, environ={}, env_file=env_file)
     client = TestClient(create_app(service, keys=keys))
@@ -241,13 +245,17 @@ def test_a_web_page_on_another_origin_cannot_drive_it(onnx_synthesizer, kokoro_a
 
     # The "simple" request any page may send without a preflight, with or without a key.
     for headers in ({}, bearer("operator")):
-        response = client.post("/synthesize", content=body, headers={"Content-Type": "text/plain", **foreign, **headers})
+        response = client.post(
+            "/synthesize", content=body, headers={"Content-Type": "text/plain", **foreign, **headers}
+        )
         assert response.status_code == 403 and "other origins" in response.json()["error"]
         assert "access-control-allow-origin" not in response.headers
     switched = client.post("/set_voice?style=amable", headers={**foreign, **bearer("operator")})
     assert switched.status_code == 403 and client.get("/health").json()["active"] == "neutral"
-    preflight = client.options("/synthesize", headers={**foreign, "Access-Control-Request-Method": "POST",
-                                                       "Access-Control-Request-Headers": "authorization"})  # fmt: skip
+    preflight = client.options(
+        "/synthesize",
+        headers={**foreign, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"},
+    )
     assert preflight.status_code >= 400 and "access-control-allow-origin" not in preflight.headers
     assert synthesizer.calls == 0
 

@@ -26,12 +26,20 @@ def targets(onnx_synthesizer, stock_voice: Callable) -> dict[str, Target]:
 
 
 def run(onnx_synthesizer, voices: dict, targets: dict, out_dir: Path) -> dict:
-    return validate(voices=voices, targets=targets, speak=onnx_synthesizer.synthesize, out_dir=out_dir,
-                    phrases=dict.fromkeys(voices, PHRASES), common_phrases=PHRASES)  # fmt: skip
+    return validate(
+        voices=voices,
+        targets=targets,
+        speak=onnx_synthesizer.synthesize,
+        out_dir=out_dir,
+        phrases=dict.fromkeys(voices, PHRASES),
+        common_phrases=PHRASES,
+    )
 
 
 def test_voices_matching_their_references_pass(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
-    report = run(onnx_synthesizer, {"neutral": stock_voice("em_alex"), "amable": stock_voice("ef_dora")}, targets, tmp_path)
+    report = run(
+        onnx_synthesizer, {"neutral": stock_voice("em_alex"), "amable": stock_voice("ef_dora")}, targets, tmp_path
+    )
     assert report["passed"], json.dumps(report, indent=1)
     neutral = report["styles"]["neutral"]
     assert set(neutral["checks"]) == {"speaker_similarity", "self_similarity", "min_audio_seconds"}
@@ -53,9 +61,15 @@ def test_a_voice_far_from_its_reference_fails(onnx_synthesizer, stock_voice, tar
 
 def test_styles_that_sound_alike_fail_differentiation(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
     same = stock_voice("em_alex")
-    report = validate(voices={"neutral": same, "amable": same}, targets={"neutral": targets["neutral"], "amable": targets["neutral"]},
-                      speak=onnx_synthesizer.synthesize, out_dir=tmp_path, phrases=dict.fromkeys(("neutral", "amable"), PHRASES),
-                      common_phrases=PHRASES, thresholds=Thresholds())  # fmt: skip
+    report = validate(
+        voices={"neutral": same, "amable": same},
+        targets={"neutral": targets["neutral"], "amable": targets["neutral"]},
+        speak=onnx_synthesizer.synthesize,
+        out_dir=tmp_path,
+        phrases=dict.fromkeys(("neutral", "amable"), PHRASES),
+        common_phrases=PHRASES,
+        thresholds=Thresholds(),
+    )
     assert report["differentiation"]["value"] < 0.05 and not report["differentiation"]["passed"]
 
 
@@ -63,8 +77,13 @@ def test_each_style_is_judged_on_its_own_phrases_and_compared_on_common_ones(
     onnx_synthesizer, stock_voice, targets, tmp_path: Path
 ) -> None:
     common = ("Un momento, por favor.",)
-    report = validate(voices={"neutral": stock_voice("em_alex"), "amable": stock_voice("ef_dora")}, targets=targets,
-                      speak=onnx_synthesizer.synthesize, out_dir=tmp_path, common_phrases=common)  # fmt: skip
+    report = validate(
+        voices={"neutral": stock_voice("em_alex"), "amable": stock_voice("ef_dora")},
+        targets=targets,
+        speak=onnx_synthesizer.synthesize,
+        out_dir=tmp_path,
+        common_phrases=common,
+    )
     for style in ("neutral", "amable"):
         assert report["styles"][style]["phrases"] == list(STYLES[style].held_out)
         assert len(report["styles"][style]["audio"]) == 3

@@ -16,7 +16,6 @@ from django.utils.html import escape
 from labeling.models import Category, Recording, Sentence, StyleLabel
 from labeling.services.corpus import BUILTIN_CORPUS, SHARVARD_ATTRIBUTION, load_builtin_corpus
 
-
 pytestmark = pytest.mark.django_db
 
 
@@ -138,9 +137,7 @@ def bad_files(tmp_path: Path) -> Path:
         ("short.txt", "a-b", "Cannot read list selection 'a-b'"),
     ],
 )
-def test_bad_sharvard_input_is_a_command_error(
-    bad_files: Path, name: str, lists: str, message: str
-) -> None:
+def test_bad_sharvard_input_is_a_command_error(bad_files: Path, name: str, lists: str, message: str) -> None:
     with pytest.raises(CommandError, match=message):
         import_sharvard(bad_files / name, lists)
     assert not Sentence.objects.exists() and not Category.objects.exists()

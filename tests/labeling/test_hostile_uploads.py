@@ -23,8 +23,16 @@ pytestmark = pytest.mark.django_db
 
 UPLOAD_URL = "/labeling/sentences/{}/takes/"
 # Codecs made for telephones and old hardware only take their own rates.
-RATE_OF = {"GSM610": 8000, "G721_32": 8000, "G723_24": 8000, "G723_40": 8000, "VOX_ADPCM": 8000,
-           "NMS_ADPCM_16": 8000, "NMS_ADPCM_24": 8000, "NMS_ADPCM_32": 8000}  # fmt: skip
+RATE_OF = {
+    "GSM610": 8000,
+    "G721_32": 8000,
+    "G723_24": 8000,
+    "G723_40": 8000,
+    "VOX_ADPCM": 8000,
+    "NMS_ADPCM_16": 8000,
+    "NMS_ADPCM_24": 8000,
+    "NMS_ADPCM_32": 8000,
+}
 
 
 def _written(samples: np.ndarray, rate: int) -> Iterator[tuple[str, bytes]]:
@@ -36,7 +44,9 @@ def _written(samples: np.ndarray, rate: int) -> Iterator[tuple[str, bytes]]:
             sample_rate = RATE_OF.get(subtype, rate)
             buffer = io.BytesIO()
             try:
-                sf.write(buffer, resample(samples, rate, sample_rate), sample_rate, format=audio_format, subtype=subtype)
+                sf.write(
+                    buffer, resample(samples, rate, sample_rate), sample_rate, format=audio_format, subtype=subtype
+                )
             except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, AssertionError):
                 continue  # a combination libsndfile lists but cannot write to a stream
             yield f"{audio_format}-{subtype}.{audio_format.lower()}", buffer.getvalue()
@@ -47,8 +57,14 @@ def _crafted(wav: bytes) -> Iterator[tuple[str, bytes]]:
     for fraction in (0.0, 0.01, 0.05, 0.1, 0.3, 0.5, 0.9):
         yield f"truncated-{fraction}.wav", wav[: max(1, int(len(wav) * fraction))]
     header = bytearray(wav[:44])
-    for offset, value, name in ((22, 0, "zero-channels"), (22, 65535, "65535-channels"), (34, 0, "zero-bits"),
-                                (34, 7, "7-bits"), (34, 64, "64-bits"), (20, 99, "unknown-codec")):  # fmt: skip
+    for offset, value, name in (
+        (22, 0, "zero-channels"),
+        (22, 65535, "65535-channels"),
+        (34, 0, "zero-bits"),
+        (34, 7, "7-bits"),
+        (34, 64, "64-bits"),
+        (20, 99, "unknown-codec"),
+    ):
         damaged = bytearray(wav)
         damaged[offset : offset + 2] = struct.pack("<H", value)
         yield f"{name}.wav", bytes(damaged)
@@ -72,9 +88,12 @@ def _crafted(wav: bytes) -> Iterator[tuple[str, bytes]]:
 
 
 def test_hostile_and_odd_uploads_never_answer_500(
-    annotator_client: Client, corpus: None, media_root: Path, label: Callable[[str, str], Sentence],
+    annotator_client: Client,
+    corpus: None,
+    media_root: Path,
+    label: Callable[[str, str], Sentence],
     espeak_wav: Callable[..., Path],
-) -> None:  # fmt: skip
+) -> None:
     sentence = label("shcc-01", "neutral")
     speech = read_audio(espeak_wav(sentence.text))
     wav = espeak_wav(sentence.text).read_bytes()
@@ -84,9 +103,10 @@ def test_hostile_and_odd_uploads_never_answer_500(
     for name, data in uploads:
         for sent_as in {name, Path(name).with_suffix(".wav").name}:  # as named, and mislabeled as a WAV
             response = annotator_client.post(
-                UPLOAD_URL.format(sentence.sentence_id), {"audio": SimpleUploadedFile(sent_as, data)},
+                UPLOAD_URL.format(sentence.sentence_id),
+                {"audio": SimpleUploadedFile(sent_as, data)},
                 headers={"HX-Request": "true"},
-            )  # fmt: skip
+            )
             if response.status_code >= 500:
                 server_errors.append(sent_as)
                 continue

@@ -32,7 +32,9 @@ def test_each_change_is_kept_in_the_history(greeting_sentence: Sentence, annotat
         set_style_label(sentence=greeting_sentence, style=style, user=annotator)
     history = greeting_sentence.labels.all()
     assert [(label.style, label.previous_style) for label in history] == [
-        ("empatico", "amable"), ("amable", "neutral"), ("neutral", "")
+        ("empatico", "amable"),
+        ("amable", "neutral"),
+        ("neutral", ""),
     ]
     assert Sentence.objects.get(pk=greeting_sentence.pk).style == "empatico"
 

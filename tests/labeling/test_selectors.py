@@ -16,8 +16,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def progress_lab(
-    corpus: None, label: Callable[[str, str], Sentence], add: Callable[..., Recording],
-    validated: Callable[..., Recording], espeak_wav: Callable[..., Path], silence_wav: Callable[[float], Path],
+    corpus: None,
+    label: Callable[[str, str], Sentence],
+    add: Callable[..., Recording],
+    validated: Callable[..., Recording],
+    espeak_wav: Callable[..., Path],
+    silence_wav: Callable[[float], Path],
 ) -> dict[str, Recording]:
     """shcc-01/02 amable, validated (02 twice); shcc-03 empatico, pending; shpg-01 neutral, rejected."""
     takes = {

@@ -27,16 +27,17 @@ UPLOAD_URL = "/labeling/sentences/shcc-01/takes/"
 TAKE_PATH = "recordings/takes/shcc-01/shcc-01_amable_take{:03d}.wav"
 
 
-def post_take(
-    client: Client, path: Path, name: str | None = None, url: str = UPLOAD_URL, **data: str
-) -> HttpResponse:
+def post_take(client: Client, path: Path, name: str | None = None, url: str = UPLOAD_URL, **data: str) -> HttpResponse:
     """Upload ``path`` (sent as ``name``) the way the workspace's htmx form does."""
     upload = SimpleUploadedFile(name or path.name, path.read_bytes())
     return client.post(url, {"audio": upload, **data}, headers={"HX-Request": "true"})
 
 
 def test_good_upload_is_stored_as_a_pending_16_bit_mono_wav(
-    labeled_greeting: Sentence, annotator_client: Client, annotator: User, media_root: Path,
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    annotator: User,
+    media_root: Path,
     espeak_wav: Callable[..., Path],
 ) -> None:
     response = post_take(annotator_client, espeak_wav(), name="mi toma.wav")
@@ -54,7 +55,9 @@ def test_good_upload_is_stored_as_a_pending_16_bit_mono_wav(
 
 
 def test_take_numbers_count_up_and_earlier_takes_stay(
-    labeled_greeting: Sentence, annotator_client: Client, media_files: Callable[[], set[str]],
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    media_files: Callable[[], set[str]],
     espeak_wav: Callable[..., Path],
 ) -> None:
     for _ in range(2):
@@ -74,15 +77,22 @@ def test_explicit_style_and_speaker_are_used(
 
 
 def test_uploaders_filename_never_reaches_the_filesystem(
-    labeled_greeting: Sentence, annotator_client: Client, media_root: Path, tmp_path: Path,
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    media_root: Path,
+    tmp_path: Path,
     espeak_wav: Callable[..., Path],
 ) -> None:
     # Built by hand: Django's test client would strip the directories before sending.
     boundary = "voicelab-boundary"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="../../evil name.wav"\r\n'
-        "Content-Type: audio/wav\r\n\r\n"
-    ).encode() + espeak_wav().read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="../../evil name.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + espeak_wav().read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
 
     response = annotator_client.post(
         UPLOAD_URL, body, content_type=f"multipart/form-data; boundary={boundary}", headers={"HX-Request": "true"}
@@ -98,8 +108,13 @@ def test_uploaders_filename_never_reaches_the_filesystem(
 
 @pytest.mark.parametrize(("format_", "suffix"), [("FLAC", ".flac"), ("OGG", ".ogg")])
 def test_flac_and_ogg_are_accepted_and_stored_as_mono_wav(
-    labeled_greeting: Sentence, annotator_client: Client, media_root: Path, tmp_path: Path,
-    espeak_wav: Callable[..., Path], format_: str, suffix: str,
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    media_root: Path,
+    tmp_path: Path,
+    espeak_wav: Callable[..., Path],
+    format_: str,
+    suffix: str,
 ) -> None:
     samples, rate = sf.read(espeak_wav(), dtype="float32")
     upload = tmp_path / f"take{suffix}"
@@ -120,8 +135,15 @@ def test_flac_and_ogg_are_accepted_and_stored_as_mono_wav(
     ids=["safari-m4a", "chrome-webm", "firefox-ogg-opus"],
 )
 def test_browser_recordings_are_accepted_and_stored_as_mono_wav(
-    labeled_greeting: Sentence, annotator_client: Client, media_root: Path, tmp_path: Path,
-    speak: Callable[..., Audio], av_encode: Callable[..., bytes], container: str, codec: str, name: str,
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    media_root: Path,
+    tmp_path: Path,
+    speak: Callable[..., Audio],
+    av_encode: Callable[..., bytes],
+    container: str,
+    codec: str,
+    name: str,
 ) -> None:
     upload = tmp_path / name
     upload.write_bytes(av_encode(speak(), container, codec))
@@ -141,8 +163,12 @@ def test_the_upload_form_offers_every_accepted_ending(labeled_greeting: Sentence
 
 @pytest.mark.parametrize("codec", ["GSM610", "G721_32"])
 def test_telephone_codec_wavs_are_accepted(
-    labeled_greeting: Sentence, annotator_client: Client, media_root: Path, tmp_path: Path,
-    espeak_wav: Callable[..., Path], codec: str,
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    media_root: Path,
+    tmp_path: Path,
+    espeak_wav: Callable[..., Path],
+    codec: str,
 ) -> None:
     samples, rate = sf.read(espeak_wav(), dtype="float32")
     upload = tmp_path / "take.wav"
@@ -210,8 +236,12 @@ def bad_upload(
     ],
 )
 def test_bad_uploads_are_refused_and_leave_nothing(
-    labeled_greeting: Sentence, annotator_client: Client, media_files: Callable[[], set[str]],
-    bad_upload: Callable[[str], tuple[Path, dict]], case: str, message: str,
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    media_files: Callable[[], set[str]],
+    bad_upload: Callable[[str], tuple[Path, dict]],
+    case: str,
+    message: str,
 ) -> None:
     path, data = bad_upload(case)
     response = post_take(annotator_client, path, **data)
@@ -253,7 +283,10 @@ def test_upload_without_a_file_is_refused(labeled_greeting: Sentence, annotator_
 
 
 def test_take_audio_is_served_and_a_missing_file_is_a_404(
-    labeled_greeting: Sentence, annotator_client: Client, add: Callable[..., Recording], media_root: Path,
+    labeled_greeting: Sentence,
+    annotator_client: Client,
+    add: Callable[..., Recording],
+    media_root: Path,
     espeak_wav: Callable[..., Path],
 ) -> None:
     take = add(labeled_greeting, espeak_wav())

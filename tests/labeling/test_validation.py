@@ -42,7 +42,10 @@ def test_clean_take_is_valid_and_becomes_the_active_take(
 
 
 def test_silent_take_is_rejected_and_the_active_take_stays(
-    labeled_greeting: Sentence, validated: Take, media_root: Path, espeak_wav: Callable[..., Path],
+    labeled_greeting: Sentence,
+    validated: Take,
+    media_root: Path,
+    espeak_wav: Callable[..., Path],
     silence_wav: Callable[[float], Path],
 ) -> None:
     good = validated(labeled_greeting, espeak_wav())

@@ -159,9 +159,7 @@ def test_htmx_request_for_the_table_gets_only_the_partial(
     assert rows(html) == ["shcc-01", "shcc-02"]
 
 
-def test_bulk_suggestions_respect_the_filters(
-    corpus: None, annotator_client: Client, htmx: dict[str, str]
-) -> None:
+def test_bulk_suggestions_respect_the_filters(corpus: None, annotator_client: Client, htmx: dict[str, str]) -> None:
     response = annotator_client.post(
         "/labeling/suggestions/apply/", {"category": "lista_numeros", "status": "unlabeled"}, headers=htmx
     )

@@ -26,8 +26,17 @@ ORIGIN = (b"origin", b"http://localhost")
 
 
 def event(step: int, score: float, *, accepted: bool = False, best: float | None = None) -> StepEvent:
-    return StepEvent(step=step, score=score, target=0.8, self_similarity=0.9, features=0.7, complete=True,
-                     accepted=accepted, best_score=best or score, elapsed=step * 1.0)  # fmt: skip
+    return StepEvent(
+        step=step,
+        score=score,
+        target=0.8,
+        self_similarity=0.9,
+        features=0.7,
+        complete=True,
+        accepted=accepted,
+        best_score=best or score,
+        elapsed=step * 1.0,
+    )
 
 
 def record(run: DistillationRun, style: str, *events: StepEvent) -> None:
@@ -85,10 +94,15 @@ def test_history_first_then_live_steps_without_gaps_or_duplicates(client: Client
         try:
             history = await socket.receive_json_from(timeout=5)
             # A batch overlapping what the history held (a resumed walk replays its last steps).
-            await sync_to_async(broadcast)(run.pk, {
-                "type": "run.steps", "style": "neutral", "progress": {"step": 4},
-                "events": [event(3, 55.0, accepted=True).as_dict(), event(4, 54.0, best=55.0).as_dict()],
-            })  # fmt: skip
+            await sync_to_async(broadcast)(
+                run.pk,
+                {
+                    "type": "run.steps",
+                    "style": "neutral",
+                    "progress": {"step": 4},
+                    "events": [event(3, 55.0, accepted=True).as_dict(), event(4, 54.0, best=55.0).as_dict()],
+                },
+            )
             overlap = await socket.receive_json_from(timeout=5)
             await sync_to_async(record)(run, "neutral", event(5, 60.0, accepted=True))
             live = await socket.receive_json_from(timeout=5)

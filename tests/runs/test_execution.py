@@ -32,9 +32,7 @@ def launched(operator, *, steps: int) -> tuple[DistillationRun, StyleRun]:
     return run, StyleRun.objects.get(pk=walks[0])
 
 
-def test_a_run_goes_from_recordings_to_a_report(
-    lab: Path, neutral_material: None, operator, listen: Callable
-) -> None:
+def test_a_run_goes_from_recordings_to_a_report(lab: Path, neutral_material: None, operator, listen: Callable) -> None:
     run, walk = launched(operator, steps=4)
     drain = listen(run.pk)
 
@@ -52,7 +50,9 @@ def test_a_run_goes_from_recordings_to_a_report(
     # The prosody preview: both contours on one grid, and both clips to listen to.
     assert set(walk.preview) >= {"text", "target", "best", "step", "version"}
     assert any(v is not None for v in walk.preview["best"]["pitch_hz"])
-    assert (run.workdir / "preview/neutral/best.wav").is_file() and (run.workdir / "preview/neutral/target.wav").is_file()
+    assert (run.workdir / "preview/neutral/best.wav").is_file() and (
+        run.workdir / "preview/neutral/target.wav"
+    ).is_file()
 
     messages = drain()
     sent = [e["step"] for m in messages if m["type"] == "run.steps" for e in m["events"]]

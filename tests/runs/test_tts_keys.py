@@ -114,9 +114,7 @@ def test_writes_are_posts_with_a_csrf_token(operator, key_files: Path) -> None:
     assert list(TTSApiKey.objects.values_list("name", flat=True)) == ["IVR"] and key.revoked_at is None
 
 
-def test_the_lab_makes_its_own_operator_key_once_and_keeps_it_published(
-    operator, tts: TestClient, settings
-) -> None:
+def test_the_lab_makes_its_own_operator_key_once_and_keeps_it_published(operator, tts: TestClient, settings) -> None:
     own = lab_api_key()
 
     lab_key = settings.VOICELAB_TTS_LAB_KEY_FILE

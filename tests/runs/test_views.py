@@ -43,8 +43,12 @@ def test_annotators_cannot_reach_the_distillation_pages(annotator_client: Client
     assert "Distillation" not in annotator_client.get(reverse("labeling:workspace")).content.decode()
     # And an operator asking for what a run does not have yet gets a 404, never an error.
     annotator_client.force_login(operator)
-    for name, args in (("report", [run.pk]), ("blind", [run.pk, "neutral"]), ("blind_clip", [run.pk, "neutral", "a"]),
-                       ("run", [run.pk + 1])):  # fmt: skip
+    for name, args in (
+        ("report", [run.pk]),
+        ("blind", [run.pk, "neutral"]),
+        ("blind_clip", [run.pk, "neutral", "a"]),
+        ("run", [run.pk + 1]),
+    ):
         assert annotator_client.get(reverse(f"distillation:{name}", args=args)).status_code == 404
 
 
@@ -62,7 +66,9 @@ def test_a_style_without_material_blocks_the_launch_with_the_reason(
 ) -> None:
     response = operator_client.post(LAUNCH, {"styles": ["neutral", "amable"], "steps": 10, "source": "recordings"})
     assert response.status_code == 400
-    assert "amable: 0.0 s of validated speech in 0 takes; Stage 1 needs 20 s, so 20.0 s more." in response.content.decode()
+    assert (
+        "amable: 0.0 s of validated speech in 0 takes; Stage 1 needs 20 s, so 20.0 s more." in response.content.decode()
+    )
     assert not DistillationRun.objects.exists()
     check = operator_client.get(reverse("distillation:launch_check"), {"styles": ["neutral"], "source": "recordings"})
     assert "Ready to launch" in check.content.decode()
@@ -88,7 +94,9 @@ def test_an_f5_launch_needs_a_configured_teacher_and_a_usable_voice(
 ) -> None:
     voice = speak("Hola, buenos días, le habla su asistente.")
     data = {"styles": ["neutral"], "steps": 10, "source": "f5", "reference_text": "Hola, buenos días."}
-    refused = operator_client.post(LAUNCH, {**data, "reference_audio": wav_upload(voice.samples, rate=voice.sample_rate)})
+    refused = operator_client.post(
+        LAUNCH, {**data, "reference_audio": wav_upload(voice.samples, rate=voice.sample_rate)}
+    )
     assert refused.status_code == 400 and NOT_CONFIGURED in refused.content.decode()
 
     settings.VOICELAB_TEACHER_URL = "http://127.0.0.1:9"
@@ -99,10 +107,14 @@ def test_an_f5_launch_needs_a_configured_teacher_and_a_usable_voice(
     assert silent.status_code == 400 and "it is silent" in silent.content.decode()
     assert not DistillationRun.objects.exists()
 
-    launched = operator_client.post(LAUNCH, {**data, "reference_audio": wav_upload(voice.samples, rate=voice.sample_rate)})
+    launched = operator_client.post(
+        LAUNCH, {**data, "reference_audio": wav_upload(voice.samples, rate=voice.sample_rate)}
+    )
     run = DistillationRun.objects.get()
     assert launched.status_code == 302 and launched.url == reverse("distillation:run", args=[run.pk])
-    assert run.source == "f5" and run.reference_text == "Hola, buenos días." and Path(run.reference_audio.path).is_file()
+    assert (
+        run.source == "f5" and run.reference_text == "Hola, buenos días." and Path(run.reference_audio.path).is_file()
+    )
 
 
 def test_cancel_and_resume_say_what_they_did_or_why_not(

@@ -19,15 +19,23 @@ from distillation.engine.pipeline import (
 )
 from distillation.engine.reference import NotEnoughMaterial
 from distillation.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
-from distillation.engine.voices import VoiceError
 from distillation.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
+from distillation.engine.voices import VoiceError
 from distillation.services.material import labeled_clips, style_sentences
 from distillation.services.tts_keys import lab_tts_client
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
 CLEAR_ERRORS = (
-    PipelineError, NotEnoughMaterial, MissingModelError, UnknownStyleError, DeployError, VoiceError,
-    SynthesisError, G2PError, TeacherError, OSError,
+    PipelineError,
+    NotEnoughMaterial,
+    MissingModelError,
+    UnknownStyleError,
+    DeployError,
+    VoiceError,
+    SynthesisError,
+    G2PError,
+    TeacherError,
+    OSError,
 )
 
 
@@ -42,8 +50,12 @@ class Command(BaseCommand):
         parser.add_argument("--resume", action="store_true", help="Continue each style from its checkpoint.")
         parser.add_argument("--force", action="store_true", help="Deploy styles that failed validation.")
         parser.add_argument("--output", type=Path, default=settings.DATA_DIR / "distillation")
-        parser.add_argument("--source", choices=("recordings", "f5"), default="recordings",
-                            help="Stage 1 from the labeled recordings, or from the F5-TTS teacher.")  # fmt: skip
+        parser.add_argument(
+            "--source",
+            choices=("recordings", "f5"),
+            default="recordings",
+            help="Stage 1 from the labeled recordings, or from the F5-TTS teacher.",
+        )
         parser.add_argument("--tts-url", help="A teacher server (POST /synthesize) instead of F5-TTS in process.")
         parser.add_argument("--reference-audio", type=Path, help="The voice to clone (F5-TTS in process).")
         parser.add_argument("--reference-text", default="", help="Its transcript (F5-TTS in process).")
@@ -56,8 +68,19 @@ class Command(BaseCommand):
         except CLEAR_ERRORS as exc:
             raise CommandError(str(exc)) from None
 
-    def _run(self, *, stage: str, styles: list[str] | None, steps: int | None, seed: int | None,
-             resume: bool, force: bool, output: Path, source: str, **options: object) -> None:  # fmt: skip
+    def _run(
+        self,
+        *,
+        stage: str,
+        styles: list[str] | None,
+        steps: int | None,
+        seed: int | None,
+        resume: bool,
+        force: bool,
+        output: Path,
+        source: str,
+        **options: object,
+    ) -> None:
         overrides = {key: value for key, value in {"steps": steps, "seed": seed}.items() if value is not None}
         config = PipelineConfig.from_env(root=output, styles=tuple(styles or ()), **overrides)
         if stage in ("all", "reference"):
@@ -85,8 +108,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Report: {config.paths.validation_report()}")
         if stage in ("all", "deploy"):
             result = deploy_stage(
-                config, target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR, env_file=settings.VOICELAB_ENV_FILE,
-                force=force, tts=lab_tts_client(),
+                config,
+                target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR,
+                env_file=settings.VOICELAB_ENV_FILE,
+                force=force,
+                tts=lab_tts_client(),
             )
             for style, path in result.deployed.items():
                 self.stdout.write(f"Stage 4 {style}: {path}")
@@ -96,8 +122,15 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.WARNING(warning))
 
     @staticmethod
-    def _teacher(*, tts_url: str | None, reference_audio: Path | None, reference_text: str,
-                 f5_checkpoint: Path | None, f5_vocoder: Path | None, **options: object) -> Teacher:  # fmt: skip
+    def _teacher(
+        *,
+        tts_url: str | None,
+        reference_audio: Path | None,
+        reference_text: str,
+        f5_checkpoint: Path | None,
+        f5_vocoder: Path | None,
+        **options: object,
+    ) -> Teacher:
         if tts_url:
             return HttpTeacher(tts_url)
         if not (reference_audio and f5_checkpoint and f5_vocoder):
@@ -105,12 +138,14 @@ class Command(BaseCommand):
                 "The F5 teacher needs --reference-audio, --reference-text, --f5-checkpoint and --f5-vocoder "
                 "(local files; nothing is downloaded), or --tts-url of a teacher server."
             )
-        return F5Teacher(checkpoint=f5_checkpoint, vocoder=f5_vocoder, reference_audio=reference_audio,
-                         reference_text=reference_text)  # fmt: skip
+        return F5Teacher(
+            checkpoint=f5_checkpoint, vocoder=f5_vocoder, reference_audio=reference_audio, reference_text=reference_text
+        )
 
     def _evolve(self, evolution: Evolution, style: str, *, resume: bool) -> None:
         total = evolution.config.evolution.steps
         with tqdm(total=total, desc=f"evolve {style}", unit="step", disable=os.environ.get("CI") == "true") as bar:
+
             def progress(event) -> None:  # noqa: ANN001
                 bar.n = event.step
                 bar.set_postfix(best=f"{event.best_score:.2f}", score=f"{event.score:.2f}", refresh=False)

@@ -27,8 +27,7 @@ class Command(BaseCommand):
         except CorpusError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
-            f"Sharvard lists {lists}: {result.created} created, {result.updated} updated, "
-            f"{result.unchanged} unchanged."
+            f"Sharvard lists {lists}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged."
         )
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(warning))

@@ -1,5 +1,4 @@
 import os
-import sys
 
 from django.conf import settings
 from django.core.management import call_command
@@ -37,10 +36,13 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         data_dir = settings.DATA_DIR
         processes = supervision.lab_processes(
-            host=host, port=port, concurrency=concurrency, data_dir=data_dir,
+            host=host,
+            port=port,
+            concurrency=concurrency,
+            data_dir=data_dir,
             redis_port=settings.VOICELAB_REDIS_PORT if settings.EMBEDDED_REDIS else None,
             tts_port=self._tts_port(),
-        )  # fmt: skip
+        )
         if settings.EMBEDDED_REDIS:
             (data_dir / "redis").mkdir(parents=True, exist_ok=True)
         config = supervision.write_config(
