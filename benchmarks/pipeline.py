@@ -71,9 +71,9 @@ def counted(render, result: Result):
 def contest(
     label: str, render, texts: tuple[str, str], batch: int, target, budget: float, folder: Path
 ) -> tuple[Result, torch.Tensor]:
-    from distillation.engine.config import EvolutionSettings
-    from distillation.engine.evolution import VoiceEvolver, WalkState
-    from distillation.engine.scoring import FitnessScorer
+    from voicelab.engine.config import EvolutionSettings
+    from voicelab.engine.evolution import VoiceEvolver, WalkState
+    from voicelab.engine.scoring import FitnessScorer
 
     result = Result(label)
     scorer = FitnessScorer(target=target, render=counted(render, result), texts=texts)
@@ -108,13 +108,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600.0, help="Seconds of walking for each contender.")
     budget = parser.parse_args().budget
 
-    from distillation.engine.assets import require
-    from distillation.engine.g2p import phonemize
-    from distillation.engine.pipeline import EVOLUTION_TEXTS
-    from distillation.engine.scoring import Target
-    from distillation.engine.synthesis import OnnxSynthesizer, SynthesisConfig, SynthesisPool, TorchSynthesizer
-    from distillation.engine.validation import validate
-    from distillation.engine.voices import load_voice
+    from voicelab.engine.assets import require
+    from voicelab.engine.g2p import phonemize
+    from voicelab.engine.pipeline import EVOLUTION_TEXTS
+    from voicelab.engine.scoring import Target
+    from voicelab.engine.synthesis import OnnxSynthesizer, SynthesisConfig, SynthesisPool, TorchSynthesizer
+    from voicelab.engine.validation import validate
+    from voicelab.engine.voices import load_voice
 
     assets = require(Path("data/models"), need_torch=True)
     voices = {name: load_voice(assets.voice_path(name)) for name in (TARGET_VOICE, *BASE_VOICES)}

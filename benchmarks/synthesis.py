@@ -67,13 +67,13 @@ def _proc_peak_rss_mb(pid: int) -> float | None:
 
 
 def _assets():
-    from distillation.engine.assets import require
+    from voicelab.engine.assets import require
 
     return require(MODELS, need_torch=True)
 
 
 def _stock_voices(assets) -> list:
-    from distillation.engine.voices import load_voice
+    from voicelab.engine.voices import load_voice
 
     return [load_voice(assets.voice_path(name)) for name in VOICE_NAMES]
 
@@ -82,7 +82,7 @@ def _candidates(stock: list, count: int, seed: int) -> list:
     """``count`` different voices around the stock ones, as the evolution loop mutates them."""
     import torch
 
-    from distillation.engine.voices import population_std
+    from voicelab.engine.voices import population_std
 
     std = population_std(stock)
     generator = torch.Generator().manual_seed(seed)
@@ -95,8 +95,8 @@ def _child_rtf(spec: dict) -> dict:
     """Load time and x RT of one backend at one thread count, per text."""
     import torch  # noqa: F401 - imported before the load clock starts, as for every backend
 
-    from distillation.engine.g2p import phonemize
-    from distillation.engine.synthesis import SAMPLE_RATE, SynthesisConfig, TorchSynthesizer, create_synthesizer
+    from voicelab.engine.g2p import phonemize
+    from voicelab.engine.synthesis import SAMPLE_RATE, SynthesisConfig, TorchSynthesizer, create_synthesizer
 
     assets = _assets()
     voice = _stock_voices(assets)[0]
@@ -133,8 +133,8 @@ def _child_candidates(spec: dict) -> dict:
     """Candidate voices per second for one text, in one of the ways the engine can render them."""
     import torch
 
-    from distillation.engine.g2p import phonemize
-    from distillation.engine.synthesis import SAMPLE_RATE, SynthesisConfig, SynthesisPool, TorchSynthesizer
+    from voicelab.engine.g2p import phonemize
+    from voicelab.engine.synthesis import SAMPLE_RATE, SynthesisConfig, SynthesisPool, TorchSynthesizer
 
     assets = _assets()
     stock = _stock_voices(assets)
@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
     for key, _label, spec in candidate_specs:
         candidates[key] = _run_child({"kind": "candidates", "text": "short", **spec})
 
-    from distillation.engine.synthesis import SynthesisConfig
+    from voicelab.engine.synthesis import SynthesisConfig
 
     default = SynthesisConfig.for_device(throughput=True)
     labels = {key: label for key, label, _spec in candidate_specs}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
-from distillation.engine.config import STYLES
 from distillation.models import DistillationRun, TTSApiKey
 from distillation.services.runs import MAX_STEPS
+from voicelab.engine.config import STYLES
 
 STYLE_CHOICES = [(name, spec.label) for name, spec in STYLES.items()]
 

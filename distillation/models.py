@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from distillation.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths
-from distillation.engine.tts_keys import CLIENT, OPERATOR
+from voicelab.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths
+from voicelab.engine.tts_keys import CLIENT, OPERATOR
 
 STYLE_CHOICES = [(name, name) for name in STYLE_NAMES]
 

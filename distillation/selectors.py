@@ -8,9 +8,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from distillation.engine.tts_client import TTSUnavailable
 from distillation.models import DistillationRun, Status, TTSApiKey
 from distillation.services.tts_keys import lab_tts_client
+from voicelab.engine.tts_client import TTSUnavailable
 
 RECENT_RUNS = 50
 

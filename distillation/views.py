@@ -13,9 +13,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from distillation import selectors
-from distillation.engine.config import STYLES, UnknownStyleError
-from distillation.engine.deploy import DeployError
-from distillation.engine.tts_client import TTSUnavailable
 from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm, TTSKeyForm
 from distillation.models import DistillationRun, TTSApiKey
 from distillation.services.material import material
@@ -30,6 +27,9 @@ from distillation.services.runs import (
 )
 from distillation.services.teacher import teacher_problem
 from distillation.services.tts_keys import create_key, revoke_key
+from voicelab.engine.config import STYLES, UnknownStyleError
+from voicelab.engine.deploy import DeployError
+from voicelab.engine.tts_client import TTSUnavailable
 from voicelab.responses import error_response, form_error
 
 ARTIFACT_SUFFIXES = (".wav", ".pt", ".json", ".txt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from distillation.engine.config import STYLES
+from voicelab.engine.config import STYLES
 
 STYLE_CHOICES = [(spec.name, spec.label) for spec in STYLES.values()]
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from distillation.engine.config import STYLES
 from labeling.models import Category, Recording, Sentence
+from voicelab.engine.config import STYLES
 
 STATUS_FILTERS: dict[str, Q] = {
     "labeled": Q(current_label__isnull=False),

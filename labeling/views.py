@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from distillation.engine.config import STYLES, UnknownStyleError
 from labeling import selectors
 from labeling.forms import BulkSuggestionForm, ImportForm, StyleLabelForm, TakeUploadForm, WorkspaceFilterForm
 from labeling.models import Category, Recording, Sentence
@@ -23,6 +22,7 @@ from labeling.services.exchange import ExchangeError, export_records, import_exp
 from labeling.services.labels import apply_suggestions, set_style_label
 from labeling.services.takes import TakeRejected, add_take
 from labeling.tasks import queue_validation
+from voicelab.engine.config import STYLES, UnknownStyleError
 from voicelab.responses import error_response, form_error, not_found_as_message
 
 

@@ -23,8 +23,8 @@ from typing import ClassVar
 
 import pytest
 
-from distillation.engine.audio import Audio, read_audio
 from voicelab import embedded_redis
+from voicelab.engine.audio import Audio, read_audio
 
 GREETING = "Buenos días, gracias por llamar a nuestro servicio."
 
@@ -237,7 +237,7 @@ def kokoro_assets():
     """The Kokoro model assets of this checkout (``make test`` fetches them first)."""
     from django.conf import settings
 
-    from distillation.engine.assets import ModelAssets
+    from voicelab.engine.assets import ModelAssets
 
     assets = ModelAssets(settings.VOICELAB_MODELS_DIR)
     missing = assets.missing()
@@ -250,14 +250,14 @@ def kokoro_assets():
 
 @pytest.fixture(scope="session")
 def onnx_synthesizer(kokoro_assets):
-    from distillation.engine.synthesis import OnnxSynthesizer, SynthesisConfig
+    from voicelab.engine.synthesis import OnnxSynthesizer, SynthesisConfig
 
     return OnnxSynthesizer(kokoro_assets, SynthesisConfig(backend="onnx", threads=2))
 
 
 @pytest.fixture(scope="session")
 def torch_synthesizer(kokoro_assets):
-    from distillation.engine.synthesis import SynthesisConfig, TorchSynthesizer
+    from voicelab.engine.synthesis import SynthesisConfig, TorchSynthesizer
 
     if kokoro_assets.missing(need_torch=True):
         pytest.skip("The PyTorch weights are missing: run `python manage.py fetch_models` (without --skip-torch).")
@@ -267,7 +267,7 @@ def torch_synthesizer(kokoro_assets):
 @pytest.fixture(scope="session")
 def stock_voice(kokoro_assets) -> Callable[[str], object]:
     """``stock_voice("ef_dora")`` → the voice tensor fetch_models stored."""
-    from distillation.engine.voices import load_voice
+    from voicelab.engine.voices import load_voice
 
     return lambda name: load_voice(kokoro_assets.voice_path(name))
 

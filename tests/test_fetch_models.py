@@ -1,4 +1,4 @@
-"""``manage.py fetch_models``: the thin command over ``distillation.engine.assets.fetch``."""
+"""``manage.py fetch_models``: the thin command over ``voicelab.engine.assets.fetch``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from distillation.engine.assets import require
+from voicelab.engine.assets import require
 
 
 @pytest.fixture

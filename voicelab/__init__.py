@@ -1,5 +1,3 @@
-"""Voice Lab project package: settings, URLs, ASGI and the Celery app."""
-
-from .celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""Voice Lab: the Django project (settings, URLs, ASGI, processes) and, in ``voicelab.engine``,
+the framework-free core both apps use. Importing the package imports nothing else, so the
+core stays importable without Django; the Celery app is loaded by ``apps.VoiceLabConfig``."""

@@ -23,20 +23,20 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from distillation.engine.assets import MissingModelError, require
-from distillation.engine.deploy import DeployError
-from distillation.engine.evolution import StepEvent
-from distillation.engine.g2p import G2PError
-from distillation.engine.pipeline import Evolution, PipelineError, reference_stage, teacher_stage, validate_stage
-from distillation.engine.preview import ProsodyPreview
-from distillation.engine.reference import NotEnoughMaterial
-from distillation.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
-from distillation.engine.teacher import TeacherError
-from distillation.engine.voices import VoiceError
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun, worker_lost
 from distillation.services.live import StepRecorder, announce, broadcast
 from distillation.services.material import labeled_clips, style_sentences
 from distillation.services.teacher import configured_teacher
+from voicelab.engine.assets import MissingModelError, require
+from voicelab.engine.deploy import DeployError
+from voicelab.engine.evolution import StepEvent
+from voicelab.engine.g2p import G2PError
+from voicelab.engine.pipeline import Evolution, PipelineError, reference_stage, teacher_stage, validate_stage
+from voicelab.engine.preview import ProsodyPreview
+from voicelab.engine.reference import NotEnoughMaterial
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
+from voicelab.engine.teacher import TeacherError
+from voicelab.engine.voices import VoiceError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from distillation.engine.evolution import StepEvent
 from distillation.models import DistillationRun, EvolutionStep, StyleRun
+from voicelab.engine.evolution import StepEvent
 
 HISTORY_POINTS = 2000
 FLUSH_SECONDS = 0.5  # at most two chart updates a second, however fast the walk

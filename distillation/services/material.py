@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
-from distillation.engine.audio import AudioError, read_audio
-from distillation.engine.reference import MIN_SECONDS, PAUSE_SECONDS, Clip
 from labeling.models import Sentence
+from voicelab.engine.audio import AudioError, read_audio
+from voicelab.engine.reference import MIN_SECONDS, PAUSE_SECONDS, Clip
 
 
 def _in_style_takes(styles: tuple[str, ...]) -> QuerySet[Sentence]:

@@ -12,11 +12,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from distillation.engine.audio import AudioError, read_audio
-from distillation.engine.config import get_style
-from distillation.engine.deploy import DeployReport
-from distillation.engine.pipeline import deploy_stage
-from distillation.engine.prosody import speech_frames
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun
 from distillation.services.execution import interrupt_orphans
 from distillation.services.live import announce
@@ -24,6 +19,11 @@ from distillation.services.material import material
 from distillation.services.teacher import teacher_problem
 from distillation.services.tts_keys import lab_tts_client
 from labeling.services.takes import TakeRejected, check_audio_upload
+from voicelab.engine.audio import AudioError, read_audio
+from voicelab.engine.config import get_style
+from voicelab.engine.deploy import DeployReport
+from voicelab.engine.pipeline import deploy_stage
+from voicelab.engine.prosody import speech_frames
 
 MAX_STEPS = 100_000
 TEACHER_VOICE_SECONDS = (2.0, 30.0)  # F5-TTS clones from a short clip; long ones are cut by it anyway

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from distillation.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
+from voicelab.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
 
 NOT_CONFIGURED = (
     "No F5-TTS teacher is configured on this lab: set VOICELAB_TEACHER_URL to a teacher server, "

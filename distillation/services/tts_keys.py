@@ -14,9 +14,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from distillation.engine.tts_client import TTSClient
-from distillation.engine.tts_keys import OPERATOR, PublishedKey, key_hash, new_key, read_keys_file, write_keys_file
 from distillation.models import TTSApiKey
+from voicelab.engine.tts_client import TTSClient
+from voicelab.engine.tts_keys import OPERATOR, PublishedKey, key_hash, new_key, read_keys_file, write_keys_file
 
 LAB_KEY_NAME = "the lab"
 

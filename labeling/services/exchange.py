@@ -21,11 +21,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from distillation.engine.audio import Audio, AudioError, read_audio
-from distillation.engine.config import STYLES
 from labeling.models import Recording, Sentence, StyleLabel, take_upload_path
 from labeling.services.labels import set_style_label
 from labeling.services.takes import promote_take
+from voicelab.engine.audio import Audio, AudioError, read_audio
+from voicelab.engine.config import STYLES
 
 EXPORT_JSON = "voicelab_export.json"
 METADATA_CSV = "metadata.csv"

@@ -6,8 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 
-from distillation.engine.config import get_style
 from labeling.models import Sentence, StyleLabel
+from voicelab.engine.config import get_style
 
 
 @transaction.atomic

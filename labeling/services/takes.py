@@ -15,11 +15,11 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from distillation.engine.audio import AudioError, accepted_extensions, read_audio, write_wav
-from distillation.engine.config import get_style
-from distillation.engine.prosody import Prosody
-from distillation.engine.quality import assess_take, speaker_baseline
 from labeling.models import Recording, Sentence, take_upload_path
+from voicelab.engine.audio import AudioError, accepted_extensions, read_audio, write_wav
+from voicelab.engine.config import get_style
+from voicelab.engine.prosody import Prosody
+from voicelab.engine.quality import assess_take, speaker_baseline
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import soundfile as sf
 
-from distillation.engine.tts_client import TTSClient
-from distillation.engine.tts_keys import CLIENT, OPERATOR, PublishedKey, key_hash, new_key, write_keys_file
+from voicelab.engine.tts_client import TTSClient
+from voicelab.engine.tts_keys import CLIENT, OPERATOR, PublishedKey, key_hash, new_key, write_keys_file
 
 from . import processes
 from .processes import LabProcess
@@ -198,8 +198,8 @@ def test_missing_models_stop_runtts_with_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_deploy_reloads_the_running_service(tts_server: str, tts_env_file: Path, tmp_path: Path, stock_voice) -> None:
-    from distillation.engine.deploy import deploy
-    from distillation.engine.voices import save_voice
+    from voicelab.engine.deploy import deploy
+    from voicelab.engine.voices import save_voice
 
     evolved = {"neutral": tmp_path / "neutral.pt", "profesional": tmp_path / "profesional.pt"}
     save_voice(stock_voice("em_alex"), evolved["neutral"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from distillation.engine.audio import Audio
+from voicelab.engine.audio import Audio
 
 
 @pytest.fixture(scope="session")

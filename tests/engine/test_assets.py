@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from distillation.engine.assets import (
+from voicelab.engine.assets import (
     DEFAULT_VOICES,
     MODEL_PACKAGES,
     NPM_SOURCE,
@@ -41,8 +41,8 @@ from distillation.engine.assets import (
     sha256_file,
     shipped_sha256,
 )
-from distillation.engine.files import atomic_path
-from distillation.engine.voices import load_voice, save_voice
+from voicelab.engine.files import atomic_path
+from voicelab.engine.voices import load_voice, save_voice
 
 ALL_FILES = (
     "kokoro-v1.0.int8.onnx",
@@ -280,8 +280,8 @@ def test_hub_enabled_but_unreachable_falls_back_to_npm(
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("distillation.engine.convert") is None,
-    reason="distillation.engine.convert (the ONNX→PyTorch rebuild) is not in this checkout yet",
+    importlib.util.find_spec("voicelab.engine.convert") is None,
+    reason="voicelab.engine.convert (the ONNX→PyTorch rebuild) is not in this checkout yet",
 )
 def test_torch_weights_are_rebuilt_from_the_onnx_model(fetched_copy: Path, run_fetch: RunFetch) -> None:
     report = run_fetch(fetched_copy, torch=True)

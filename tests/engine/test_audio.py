@@ -12,7 +12,7 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from distillation.engine.audio import (
+from voicelab.engine.audio import (
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE_FATAL,
     SUPPORTED_FORMATS,

@@ -1,4 +1,4 @@
-"""The fp32 Kokoro weights rebuilt from the int8 ONNX model (distillation.engine.convert).
+"""The fp32 Kokoro weights rebuilt from the int8 ONNX model (voicelab.engine.convert).
 
 The converter runs once per session, as its command line, in a child process (so its
 time and peak memory are its own); the rebuilt ``KModel`` and the int8 ONNX model then
@@ -24,15 +24,15 @@ import numpy as np
 import pytest
 import torch
 
-from distillation.engine.assets import ModelAssets
-from distillation.engine.convert import (
+from voicelab.engine.assets import ModelAssets
+from voicelab.engine.convert import (
     COMPONENTS,
     _module_path,
     _torch_gate_order,
     rebuild_state_dict,
 )
-from distillation.engine.kmodel import build_kmodel
-from distillation.engine.voices import style_for
+from voicelab.engine.kmodel import build_kmodel
+from voicelab.engine.voices import style_for
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_RATE = 24_000
@@ -67,9 +67,9 @@ class Rendering:
 
 @pytest.fixture(scope="session")
 def conversion(kokoro_assets: ModelAssets, tmp_path_factory: pytest.TempPathFactory) -> Conversion:
-    """``python -m distillation.engine.convert`` in a child process, timed, peak RSS measured."""
+    """``python -m voicelab.engine.convert`` in a child process, timed, peak RSS measured."""
     out = tmp_path_factory.mktemp("kokoro-pth") / "kokoro-v1_0.pth"
-    command = [sys.executable, "-m", "distillation.engine.convert", kokoro_assets.onnx_model, kokoro_assets.config, out]
+    command = [sys.executable, "-m", "voicelab.engine.convert", kokoro_assets.onnx_model, kokoro_assets.config, out]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with (tmp_path_factory.mktemp("kokoro-convert-log") / "convert.log").open("w+b") as log:
         start = time.perf_counter()
@@ -129,7 +129,7 @@ def _onnx_session_with_durations(onnx_path: Path):
 @pytest.fixture(scope="session")
 def renderings(kokoro_assets: ModelAssets, kmodel, stock_voice) -> dict[tuple[str, str, str], Rendering]:
     """``{(backend, voice, sentence): Rendering}`` for both backends, same inputs."""
-    from distillation.engine.g2p import phonemize
+    from voicelab.engine.g2p import phonemize
 
     vocab = json.loads(kokoro_assets.config.read_text(encoding="utf-8"))["vocab"]
     session = _onnx_session_with_durations(kokoro_assets.onnx_model)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from distillation.engine.deploy import DeployError, deploy
-from distillation.engine.tts_client import TTSClient
-from distillation.engine.voices import VoiceError, save_voice
+from voicelab.engine.deploy import DeployError, deploy
+from voicelab.engine.tts_client import TTSClient
+from voicelab.engine.voices import VoiceError, save_voice
 
 ENV = "# call center TTS\nOTHER_SETTING=keep-me\nTTS_BACKEND=piper\n"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from distillation.engine.config import EvolutionSettings
-from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState, starting_point
-from distillation.engine.scoring import FitnessScorer, Target, each
+from voicelab.engine.config import EvolutionSettings
+from voicelab.engine.evolution import StepEvent, VoiceEvolver, WalkState, starting_point
+from voicelab.engine.scoring import FitnessScorer, Target, each
 
 REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente."
 SETTINGS = EvolutionSettings(steps=8, seed=11, interpolation_alphas=(0.0,), checkpoint_every=2)

@@ -15,16 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 ANALYSE_A_TAKE = """
 import os, sys
-from distillation.engine.audio import read_audio
-from distillation.engine.quality import assess_take
-from distillation.engine.prosody import analyze_prosody
+from voicelab.engine.audio import read_audio
+from voicelab.engine.quality import assess_take
+from voicelab.engine.prosody import analyze_prosody
 audio = read_audio(sys.argv[1])
 assess_take(audio, text=sys.argv[2], style="neutral", baseline=None)
 analyze_prosody(audio.samples, audio.sample_rate)  # no text: syllable nuclei from peaks
 print(os.environ["NUMBA_CACHE_DIR"])
 """
 
-CLAIM = "from distillation.engine import numba_cache; print(numba_cache.claim())"
+CLAIM = "from voicelab.engine import numba_cache; print(numba_cache.claim())"
 
 
 def _python(code: str, *args: str, cache_root: Path) -> subprocess.Popen:
@@ -78,7 +78,7 @@ def test_a_slot_is_reused_after_a_clean_exit_and_emptied_after_a_kill(tmp_path: 
 def test_a_spawned_child_claims_its_own_slot(tmp_path: Path) -> None:
     code = (
         "import multiprocessing as mp\n"
-        "from distillation.engine import numba_cache\n"
+        "from voicelab.engine import numba_cache\n"
         "def child(): return str(numba_cache.claim())\n"
         "if __name__ == '__main__':\n"
         "    mine = numba_cache.claim()\n"
@@ -97,7 +97,7 @@ def test_a_process_about_to_exec_gives_its_slot_back_warm(tmp_path: Path) -> Non
     """runlab hands its process over to supervisord with exec, which runs no exit handlers."""
     code = (
         "import os, sys, time\n"
-        "from distillation.engine import numba_cache\n"
+        "from voicelab.engine import numba_cache\n"
         "slot = numba_cache.claim(); (slot / 'compiled.nbc').write_text('warm')\n"
         "numba_cache.release(); print(slot, os.environ['NUMBA_CACHE_DIR']); sys.stdout.flush(); time.sleep(600)\n"
     )

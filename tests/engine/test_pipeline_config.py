@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from distillation.engine.config import STYLES, PipelineConfig, UnknownStyleError
+from voicelab.engine.config import STYLES, PipelineConfig, UnknownStyleError
 
 
 def test_seed_defaults(tmp_path: Path) -> None:

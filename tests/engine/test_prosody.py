@@ -9,8 +9,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from distillation.engine.audio import Audio
-from distillation.engine.prosody import analyze_prosody, count_syllables, speech_frames
+from voicelab.engine.audio import Audio
+from voicelab.engine.prosody import analyze_prosody, count_syllables, speech_frames
 
 Speaker = Callable[..., Audio]
 ToneMaker = Callable[..., np.ndarray]

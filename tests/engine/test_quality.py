@@ -9,11 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from distillation.engine import quality
-from distillation.engine.audio import Audio, resample
-from distillation.engine.config import STYLE_NAMES, UnknownStyleError
-from distillation.engine.prosody import Prosody, analyze_prosody
-from distillation.engine.quality import (
+from voicelab.engine import quality
+from voicelab.engine.audio import Audio, resample
+from voicelab.engine.config import STYLE_NAMES, UnknownStyleError
+from voicelab.engine.prosody import Prosody, analyze_prosody
+from voicelab.engine.quality import (
     assess_take,
     check_signal,
     compare_to_style,

@@ -11,7 +11,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from distillation.engine.reference import (
+from voicelab.engine.reference import (
     PAUSE_SECONDS,
     SAMPLE_RATE,
     Clip,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from distillation.engine.config import ScoringWeights
-from distillation.engine.scoring import (
+from voicelab.engine.config import ScoringWeights
+from voicelab.engine.scoring import (
     FitnessScorer,
     Target,
     describe,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from distillation.engine.g2p import G2PError, phonemize
-from distillation.engine.prosody import count_syllables, speech_frames
-from distillation.engine.synthesis import (
+from voicelab.engine.g2p import G2PError, phonemize
+from voicelab.engine.prosody import count_syllables, speech_frames
+from voicelab.engine.synthesis import (
     SAMPLE_RATE,
     OnnxSynthesizer,
     SynthesisConfig,

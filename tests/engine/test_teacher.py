@@ -10,8 +10,8 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from distillation.engine.reference import SAMPLE_RATE
-from distillation.engine.teacher import F5Teacher, HttpTeacher, TeacherError, teacher_reference
+from voicelab.engine.reference import SAMPLE_RATE
+from voicelab.engine.teacher import F5Teacher, HttpTeacher, TeacherError, teacher_reference
 
 SENTENCES = [
     "Buenos días, gracias por llamar a nuestro servicio.",

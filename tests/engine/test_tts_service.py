@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 from starlette.testclient import TestClient
 
-from distillation.engine.tts_keys import CLIENT, OPERATOR, KeyRing, PublishedKey, key_hash, new_key, write_keys_file
-from distillation.engine.tts_service import MAX_TEXT_CHARS, ServiceError, ServiceLimits, TTSService, create_app
-from distillation.engine.voices import save_voice
+from voicelab.engine.tts_keys import CLIENT, OPERATOR, KeyRing, PublishedKey, key_hash, new_key, write_keys_file
+from voicelab.engine.tts_service import MAX_TEXT_CHARS, ServiceError, ServiceLimits, TTSService, create_app
+from voicelab.engine.voices import save_voice
 
 TEXT = "Gracias por su paciencia."
 KEYS = {"operator": new_key(), "client": new_key(), "revoked": new_key(), "environment": new_key()}

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from distillation.engine.config import STYLES, Thresholds
-from distillation.engine.pipeline import EVOLUTION_TEXTS
-from distillation.engine.scoring import Target
-from distillation.engine.validation import COMMON_PHRASES, validate, write_report
+from voicelab.engine.config import STYLES, Thresholds
+from voicelab.engine.pipeline import EVOLUTION_TEXTS
+from voicelab.engine.scoring import Target
+from voicelab.engine.validation import COMMON_PHRASES, validate, write_report
 
 REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente, ¿en qué puedo ayudarle?"
 PHRASES = ("Le confirmo su cita del martes.", "Siento mucho las molestias.")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from distillation.engine.voices import (
+from voicelab.engine.voices import (
     VOICE_SHAPE,
     VoiceError,
     check_voice,

@@ -13,10 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from distillation.engine.audio import write_wav
 from labeling.models import Recording, Sentence
 from labeling.services.labels import set_style_label
 from labeling.services.takes import add_take, validate_take
+from voicelab.engine.audio import write_wav
 
 # shcc-01's text is the greeting that ``espeak_wav()`` says by default.
 GREETING_ID = "shcc-01"

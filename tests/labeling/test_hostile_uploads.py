@@ -15,9 +15,9 @@ import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from distillation.engine.audio import read_audio, resample
 from labeling.models import Recording, Sentence
 from labeling.services.takes import validate_take
+from voicelab.engine.audio import read_audio, resample
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from distillation.engine.config import UnknownStyleError
 from labeling.models import Sentence, StyleLabel
 from labeling.selectors import filter_sentences
 from labeling.services.labels import apply_suggestions, set_style_label
+from voicelab.engine.config import UnknownStyleError
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from django.http import HttpResponse
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from distillation.engine.audio import Audio, accepted_extensions
 from labeling.models import Recording, Sentence
 from labeling.services.takes import MEGABYTE, TakeRejected, check_audio_upload
+from voicelab.engine.audio import Audio, accepted_extensions
 
 pytestmark = pytest.mark.django_db
 

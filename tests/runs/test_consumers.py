@@ -12,10 +12,10 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from distillation.engine.evolution import StepEvent
 from distillation.models import DistillationRun
 from distillation.services.live import StepRecorder, broadcast
 from voicelab.asgi import application
+from voicelab.engine.evolution import StepEvent
 
 from .factories import make_run
 

@@ -11,12 +11,12 @@ import pytest
 import torch
 from django.utils import timezone
 
-from distillation.engine.voices import load_voice
 from distillation.models import DistillationRun, EvolutionStep, Status, StyleRun
 from distillation.services import execution
 from distillation.services.execution import Claim, claim, evolve, interrupt_orphans, prepare, validate
 from distillation.services.live import StepRecorder
 from distillation.services.runs import cancel_run, launch_run
+from voicelab.engine.voices import load_voice
 
 from .factories import make_run
 

@@ -13,10 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from starlette.testclient import TestClient
 
-from distillation.engine.tts_keys import KeyRing, key_hash
-from distillation.engine.tts_service import TTSService, create_app
 from distillation.models import TTSApiKey
 from distillation.services.tts_keys import create_key, lab_api_key, revoke_key
+from voicelab.engine.tts_keys import KeyRing, key_hash
+from voicelab.engine.tts_service import TTSService, create_app
 
 pytestmark = pytest.mark.django_db
 

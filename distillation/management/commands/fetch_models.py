@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from distillation.engine.assets import ALL_VOICES, DEFAULT_VOICES, AssetError, Status, fetch
+from voicelab.engine.assets import ALL_VOICES, DEFAULT_VOICES, AssetError, Status, fetch
 
 
 class Command(BaseCommand):

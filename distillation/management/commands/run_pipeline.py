@@ -5,11 +5,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from distillation.engine.assets import MissingModelError, require
-from distillation.engine.config import STYLE_NAMES, PipelineConfig, UnknownStyleError
-from distillation.engine.deploy import DeployError
-from distillation.engine.g2p import G2PError
-from distillation.engine.pipeline import (
+from distillation.services.material import labeled_clips, style_sentences
+from distillation.services.tts_keys import lab_tts_client
+from voicelab.engine.assets import MissingModelError, require
+from voicelab.engine.config import STYLE_NAMES, PipelineConfig, UnknownStyleError
+from voicelab.engine.deploy import DeployError
+from voicelab.engine.g2p import G2PError
+from voicelab.engine.pipeline import (
     Evolution,
     PipelineError,
     deploy_stage,
@@ -17,12 +19,10 @@ from distillation.engine.pipeline import (
     teacher_stage,
     validate_stage,
 )
-from distillation.engine.reference import NotEnoughMaterial
-from distillation.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
-from distillation.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
-from distillation.engine.voices import VoiceError
-from distillation.services.material import labeled_clips, style_sentences
-from distillation.services.tts_keys import lab_tts_client
+from voicelab.engine.reference import NotEnoughMaterial
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
+from voicelab.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
+from voicelab.engine.voices import VoiceError
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
 CLEAR_ERRORS = (

@@ -4,10 +4,10 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from distillation.engine.assets import MissingModelError, require
-from distillation.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
-from distillation.engine.tts_keys import KeyRing
-from distillation.engine.tts_service import ServiceError, ServiceLimits, TTSService, create_app
+from voicelab.engine.assets import MissingModelError, require
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
+from voicelab.engine.tts_keys import KeyRing
+from voicelab.engine.tts_service import ServiceError, ServiceLimits, TTSService, create_app
 
 
 class Command(BaseCommand):

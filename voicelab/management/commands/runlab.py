@@ -4,9 +4,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from distillation.engine import numba_cache
-from distillation.engine.assets import ModelAssets
 from voicelab import embedded_redis, supervision
+from voicelab.engine import numba_cache
+from voicelab.engine.assets import ModelAssets
 
 
 class Command(BaseCommand):

@@ -15,19 +15,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distillation.engine.assets import ModelAssets
-from distillation.engine.audio import read_audio, write_wav
-from distillation.engine.config import PipelineConfig
-from distillation.engine.deploy import DeployReport, deploy
-from distillation.engine.evolution import StepEvent, VoiceEvolver, WalkState
-from distillation.engine.preview import listening_pair
-from distillation.engine.reference import Clip, NotEnoughMaterial, Reference, build_reference, write_reference
-from distillation.engine.scoring import FitnessScorer, Target
-from distillation.engine.synthesis import SynthesisPool, Synthesizer
-from distillation.engine.teacher import Teacher, teacher_reference
-from distillation.engine.tts_client import TTSClient
-from distillation.engine.validation import validate, write_report
-from distillation.engine.voices import load_voice, save_voice
+from voicelab.engine.assets import ModelAssets
+from voicelab.engine.audio import read_audio, write_wav
+from voicelab.engine.config import PipelineConfig
+from voicelab.engine.deploy import DeployReport, deploy
+from voicelab.engine.evolution import StepEvent, VoiceEvolver, WalkState
+from voicelab.engine.preview import listening_pair
+from voicelab.engine.reference import Clip, NotEnoughMaterial, Reference, build_reference, write_reference
+from voicelab.engine.scoring import FitnessScorer, Target
+from voicelab.engine.synthesis import SynthesisPool, Synthesizer
+from voicelab.engine.teacher import Teacher, teacher_reference
+from voicelab.engine.tts_client import TTSClient
+from voicelab.engine.validation import validate, write_report
+from voicelab.engine.voices import load_voice, save_voice
 
 # Speaker embeddings do not depend on the text: candidates render two short phrases,
 # not the whole 20-30 s reference (the biggest saving per step on a CPU).

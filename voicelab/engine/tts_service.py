@@ -47,12 +47,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from distillation.engine.assets import ModelAssets
-from distillation.engine.config import STYLE_NAMES
-from distillation.engine.g2p import G2PError
-from distillation.engine.synthesis import SynthesisError, Synthesizer
-from distillation.engine.tts_keys import CLIENT, OPERATOR, KeyRing
-from distillation.engine.voices import VoiceError, load_voice
+from voicelab.engine.assets import ModelAssets
+from voicelab.engine.config import STYLE_NAMES
+from voicelab.engine.g2p import G2PError
+from voicelab.engine.synthesis import SynthesisError, Synthesizer
+from voicelab.engine.tts_keys import CLIENT, OPERATOR, KeyRing
+from voicelab.engine.voices import VoiceError, load_voice
 
 DEFAULT_STYLE = "neutral"
 MAX_TEXT_CHARS = 2000  # about two minutes of speech: longer belongs in a batch job

@@ -16,9 +16,9 @@ from typing import Any
 import librosa
 import numpy as np
 
-from distillation.engine.audio import MIN_SAMPLE_RATE, MIN_SAMPLE_RATE_FATAL, Audio
-from distillation.engine.config import get_style
-from distillation.engine.prosody import Prosody, analyze_prosody, speech_frames
+from voicelab.engine.audio import MIN_SAMPLE_RATE, MIN_SAMPLE_RATE_FATAL, Audio
+from voicelab.engine.config import get_style
+from voicelab.engine.prosody import Prosody, analyze_prosody, speech_frames
 
 # Below one second there is too little speech to score ("Duracion Minima Audio >= 1.0s").
 MIN_DURATION_SECONDS = 1.0

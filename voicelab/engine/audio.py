@@ -19,7 +19,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from distillation.engine.files import atomic_path
+from voicelab.engine.files import atomic_path
 
 # Containers accepted for recordings, as soundfile names them, with the file endings they
 # come under. libsndfile reads more (AIFF, MP3...), but the upload form promises only these.

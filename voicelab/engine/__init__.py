@@ -4,7 +4,7 @@ Nothing under this package imports Django: it is usable from a notebook, the CLI
 or a Celery worker alike. One module per concept of the pipeline.
 """
 
-from distillation.engine import numba_cache
+from voicelab.engine import numba_cache
 
 # Before anything imports librosa (and so numba): see numba_cache.
 numba_cache.claim()

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from kokoro_onnx.chunker import split_phonemes
 
-from distillation.engine.assets import ModelAssets
-from distillation.engine.g2p import phonemize
-from distillation.engine.kmodel import build_kmodel
-from distillation.engine.voices import MAX_PHONEMES, check_voice
+from voicelab.engine.assets import ModelAssets
+from voicelab.engine.g2p import phonemize
+from voicelab.engine.kmodel import build_kmodel
+from voicelab.engine.voices import MAX_PHONEMES, check_voice
 
 SAMPLE_RATE = 24_000
 # Silence put between the chunks of a text too long for one pass.

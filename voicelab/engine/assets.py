@@ -44,8 +44,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from distillation.engine.files import atomic_path
-from distillation.engine.voices import STYLE_DIM, check_voice, load_voice, save_voice
+from voicelab.engine.files import atomic_path
+from voicelab.engine.voices import STYLE_DIM, check_voice, load_voice, save_voice
 
 ONNX_FILE = "kokoro-v1.0.int8.onnx"
 CONFIG_FILE = "config.json"
@@ -525,7 +525,7 @@ class _Fetcher:
             except Exception as exc:  # noqa: BLE001 - any hub failure falls back to the rebuild
                 self._hub_failed(exc)
         try:
-            from distillation.engine import convert
+            from voicelab.engine import convert
         except ModuleNotFoundError as exc:
             raise AssetError(
                 f"Rebuilding {TORCH_FILE} from the ONNX model needs {exc.name}, which is not installed; "

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distillation.engine.audio import write_wav
-from distillation.engine.config import PipelinePaths
-from distillation.engine.prosody import contours
-from distillation.engine.reference import SAMPLE_RATE, read_reference
-from distillation.engine.scoring import RenderMany
-from distillation.engine.validation import Speak
+from voicelab.engine.audio import write_wav
+from voicelab.engine.config import PipelinePaths
+from voicelab.engine.prosody import contours
+from voicelab.engine.reference import SAMPLE_RATE, read_reference
+from voicelab.engine.scoring import RenderMany
+from voicelab.engine.validation import Speak
 
 
 def listening_pair(paths: PipelinePaths, style: str, voice: torch.Tensor, speak: Speak, out_dir: Path) -> dict | None:

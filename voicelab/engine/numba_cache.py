@@ -12,7 +12,7 @@ So each process takes a cache folder of its own, a *slot*, under one root (numba
 directory), and holds it with an exclusive lock for as long as it lives. A slot is
 reused by later processes, so the cache stays warm across restarts; a slot whose last
 owner did not exit cleanly (killed, perhaps while compiling) is emptied first, so a
-half-written cache is never loaded. ``claim()`` runs when ``distillation.engine`` is
+half-written cache is never loaded. ``claim()`` runs when ``voicelab.engine`` is
 imported, before anything imports numba; a process started from one that claimed a
 slot (a spawned pool worker) claims its own.
 """

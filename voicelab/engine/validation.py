@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distillation.engine.audio import write_wav
-from distillation.engine.config import STYLES, Thresholds
-from distillation.engine.files import atomic_path
-from distillation.engine.prosody import analyze_prosody
-from distillation.engine.scoring import Target, cosine, speaker_embedding
+from voicelab.engine.audio import write_wav
+from voicelab.engine.config import STYLES, Thresholds
+from voicelab.engine.files import atomic_path
+from voicelab.engine.prosody import analyze_prosody
+from voicelab.engine.scoring import Target, cosine, speaker_embedding
 
 SAMPLE_RATE = 24_000
 # Spoken by every style for the differentiation check; in neither the corpus nor the scorer's texts.

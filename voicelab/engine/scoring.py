@@ -20,9 +20,9 @@ import librosa
 import numpy as np
 import torch
 
-from distillation.engine.audio import resample
-from distillation.engine.config import ScoringWeights
-from distillation.engine.prosody import analyze_prosody
+from voicelab.engine.audio import resample
+from voicelab.engine.config import ScoringWeights
+from voicelab.engine.prosody import analyze_prosody
 
 ENCODER_SAMPLE_RATE = 16_000  # resemblyzer's
 FEATURE_SAMPLE_RATE = 16_000  # features are compared at one rate whatever the source

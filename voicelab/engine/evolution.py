@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from distillation.engine.config import EvolutionSettings
-from distillation.engine.files import atomic_path
-from distillation.engine.scoring import FitnessScorer, Score
-from distillation.engine.voices import interpolate, population_std
+from voicelab.engine.config import EvolutionSettings
+from voicelab.engine.files import atomic_path
+from voicelab.engine.scoring import FitnessScorer, Score
+from voicelab.engine.voices import interpolate, population_std
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from distillation.engine.files import atomic_path
+from voicelab.engine.files import atomic_path
 
 OPERATOR = "operator"  # everything: synthesize, voices, switch the style, reload
 CLIENT = "client"  # synthesize and list the voices

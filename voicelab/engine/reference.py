@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 
-from distillation.engine.audio import read_audio, resample, write_wav
-from distillation.engine.files import atomic_path
-from distillation.engine.prosody import speech_frames
+from voicelab.engine.audio import read_audio, resample, write_wav
+from voicelab.engine.files import atomic_path
+from voicelab.engine.prosody import speech_frames
 
 SAMPLE_RATE = 24_000  # Kokoro's
 TARGET_LUFS = -23.0

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distillation.engine.files import atomic_path
+from voicelab.engine.files import atomic_path
 
 VOICE_SHAPE = (510, 1, 256)
 MAX_PHONEMES = VOICE_SHAPE[0]

@@ -25,8 +25,8 @@ import httpx
 import numpy as np
 import soundfile as sf
 
-from distillation.engine.config import get_style
-from distillation.engine.reference import Clip, NotEnoughMaterial, Reference, join, trimmed
+from voicelab.engine.config import get_style
+from voicelab.engine.reference import Clip, NotEnoughMaterial, Reference, join, trimmed
 
 SENTENCES_PER_STYLE = 5
 HTTP_TIMEOUT_SECONDS = 300.0  # a CPU teacher takes minutes per sentence

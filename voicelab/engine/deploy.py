@@ -15,9 +15,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values, set_key
 
-from distillation.engine.files import atomic_path
-from distillation.engine.tts_client import TTSClient, TTSUnavailable
-from distillation.engine.voices import load_voice
+from voicelab.engine.files import atomic_path
+from voicelab.engine.tts_client import TTSClient, TTSUnavailable
+from voicelab.engine.voices import load_voice
 
 
 class DeployError(ValueError):

@@ -43,8 +43,8 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from distillation.engine.files import atomic_path
-from distillation.engine.kmodel import build_kmodel
+from voicelab.engine.files import atomic_path
+from voicelab.engine.kmodel import build_kmodel
 
 COMPONENTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 
@@ -368,7 +368,7 @@ def _nest(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m distillation.engine.convert model.onnx config.json out.pth``."""
+    """``python -m voicelab.engine.convert model.onnx config.json out.pth``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("onnx_path", type=Path)
     parser.add_argument("config_path", type=Path)
