@@ -27,8 +27,8 @@ from distillation.services.runs import (
 )
 from distillation.services.teacher import teacher_problem
 from distillation.services.tts_keys import create_key, revoke_key
-from voicelab.engine.config import STYLES, UnknownStyleError
-from voicelab.engine.deploy import DeployError
+from voicelab.engine.config import STYLES
+from voicelab.engine.errors import CLEAR_ERRORS, EngineError
 from voicelab.engine.tts_client import TTSUnavailable
 from voicelab.responses import error_response, form_error
 
@@ -73,7 +73,7 @@ def launch(request: HttpRequest) -> HttpResponse:
                 reference_audio=data["reference_audio"],
                 reference_text=data["reference_text"],
             )
-        except (LaunchRefused, UnknownStyleError) as exc:
+        except EngineError as exc:
             return _launch_page(request, form, error=str(exc), status=400)
         messages.success(request, f"Run {run.pk} queued.")
         return redirect("distillation:run", pk=run.pk)
@@ -222,7 +222,7 @@ def deploy(request: HttpRequest, pk: int) -> HttpResponse:
         return error_response(request, form_error(form))
     try:
         result = deploy_run(run=run, force=form.cleaned_data["force"])
-    except (LaunchRefused, DeployError, OSError) as exc:
+    except CLEAR_ERRORS as exc:
         return error_response(request, str(exc), status=409)
     return render(request, "distillation/_deployed.html", {"result": result, "tts": selectors.tts_status()})
 

@@ -20,9 +20,10 @@ from labeling.permissions import can_label, can_read, can_record
 from labeling.services.corpus import SHARVARD_ATTRIBUTION
 from labeling.services.exchange import ExchangeError, export_records, import_export, write_export_zip
 from labeling.services.labels import apply_suggestions, set_style_label
-from labeling.services.takes import TakeRejected, add_take
+from labeling.services.takes import add_take
 from labeling.tasks import queue_validation
-from voicelab.engine.config import STYLES, UnknownStyleError
+from voicelab.engine.config import STYLES
+from voicelab.engine.errors import EngineError
 from voicelab.responses import error_response, form_error, not_found_as_message
 
 
@@ -138,7 +139,7 @@ def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
             speaker=data["speaker"] or None,
             source=data["source"] or Recording.Source.UPLOAD,
         )
-    except (TakeRejected, UnknownStyleError) as exc:
+    except EngineError as exc:
         return error_response(request, str(exc))
     queued = queue_validation(take.pk)
     sentence.refresh_from_db()

@@ -27,31 +27,15 @@ from distillation.models import FINISHED, DistillationRun, Status, StyleRun, wor
 from distillation.services.live import StepRecorder, announce, broadcast
 from distillation.services.material import labeled_clips, style_sentences
 from distillation.services.teacher import configured_teacher
-from voicelab.engine.assets import MissingModelError, require
-from voicelab.engine.deploy import DeployError
+from voicelab.engine.assets import require
+from voicelab.engine.errors import CLEAR_ERRORS
 from voicelab.engine.evolution import StepEvent
-from voicelab.engine.g2p import G2PError
-from voicelab.engine.pipeline import Evolution, PipelineError, reference_stage, teacher_stage, validate_stage
+from voicelab.engine.pipeline import Evolution, reference_stage, teacher_stage, validate_stage
 from voicelab.engine.preview import ProsodyPreview
-from voicelab.engine.reference import NotEnoughMaterial
-from voicelab.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
-from voicelab.engine.teacher import TeacherError
-from voicelab.engine.voices import VoiceError
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool, create_synthesizer
 
 log = logging.getLogger(__name__)
 
-# What a stage raises when it cannot run: shown to the operator as the run's error.
-CLEAR_ERRORS = (
-    PipelineError,
-    NotEnoughMaterial,
-    MissingModelError,
-    DeployError,
-    VoiceError,
-    SynthesisError,
-    G2PError,
-    TeacherError,
-    OSError,
-)
 LEASE = timedelta(seconds=60)
 # A walk is given up on when its worker has died under it this many times.
 MAX_WALK_ATTEMPTS = 3

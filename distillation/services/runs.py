@@ -18,10 +18,11 @@ from distillation.services.live import announce
 from distillation.services.material import material
 from distillation.services.teacher import teacher_problem
 from distillation.services.tts_keys import lab_tts_client
-from labeling.services.takes import TakeRejected, check_audio_upload
-from voicelab.engine.audio import AudioError, read_audio
+from labeling.services.takes import check_audio_upload
+from voicelab.engine.audio import read_audio
 from voicelab.engine.config import get_style
 from voicelab.engine.deploy import DeployReport
+from voicelab.engine.errors import EngineError
 from voicelab.engine.pipeline import deploy_stage
 from voicelab.engine.prosody import speech_frames
 
@@ -29,7 +30,7 @@ MAX_STEPS = 100_000
 TEACHER_VOICE_SECONDS = (2.0, 30.0)  # F5-TTS clones from a short clip; long ones are cut by it anyway
 
 
-class LaunchRefused(ValueError):
+class LaunchRefused(EngineError):
     """A launch that cannot start; the message tells the operator why."""
 
 
@@ -41,7 +42,7 @@ def _check_teacher_voice(upload: UploadedFile | None, text: str) -> None:
     try:
         check_audio_upload(upload)
         audio = read_audio(upload)
-    except (TakeRejected, AudioError) as exc:
+    except EngineError as exc:
         raise LaunchRefused(f"Reference audio: {exc}") from None
     finally:
         upload.seek(0)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from labeling.models import Recording, Sentence, take_upload_path
 from voicelab.engine.audio import AudioError, accepted_extensions, read_audio, write_wav
 from voicelab.engine.config import get_style
+from voicelab.engine.errors import EngineError
 from voicelab.engine.prosody import Prosody
 from voicelab.engine.quality import assess_take, speaker_baseline
 
@@ -31,7 +32,7 @@ MAX_VALIDATION_ATTEMPTS = 3
 MEGABYTE = 1_048_576  # as VOICELAB_MAX_UPLOAD_MB counts them
 
 
-class TakeRejected(ValueError):
+class TakeRejected(EngineError):
     """An upload that cannot become a take; the message is shown to the annotator."""
 
 

@@ -185,7 +185,7 @@ def test_local_voices_dir_comes_first(tmp_path: Path, run_fetch: RunFetch, npm_d
 def test_unknown_voices_fail_before_any_work(tmp_path: Path, run_fetch: RunFetch) -> None:
     with pytest.raises(AssetError, match="Unknown voice xx_nope"):
         run_fetch(tmp_path, voices=["xx_nope"])
-    with pytest.raises(ValueError, match="not a voice name"):
+    with pytest.raises(AssetError, match="not a voice name"):
         run_fetch(tmp_path, voices=["../../etc/passwd"])
     assert list(tmp_path.iterdir()) == []
 

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
 from voicelab.engine.voices import STYLE_DIM, check_voice, load_voice, save_voice
 
@@ -90,11 +91,11 @@ CHUNK_BYTES = 1 << 20
 VOICE_NAME = re.compile(r"[a-z0-9][a-z0-9_]*")
 
 
-class AssetError(RuntimeError):
+class AssetError(EngineError):
     """An asset that cannot be fetched; the message says what is missing and how to get it."""
 
 
-class MissingModelError(RuntimeError):
+class MissingModelError(EngineError):
     """The models folder lacks files a backend needs."""
 
     def __init__(self, root: Path, missing: Sequence[str]) -> None:
@@ -108,7 +109,7 @@ class MissingModelError(RuntimeError):
 def check_voice_name(name: str) -> str:
     """A voice name is also a file name: letters, digits and underscores only."""
     if not VOICE_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not a voice name (lower-case letters, digits and underscores).")
+        raise AssetError(f"{name!r} is not a voice name (lower-case letters, digits and underscores).")
     return name
 
 

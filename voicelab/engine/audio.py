@@ -19,6 +19,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
 
 # Containers accepted for recordings, as soundfile names them, with the file endings they
@@ -63,7 +64,7 @@ MAX_PEAK = 4.0
 _BLOCK_SAMPLES = 1 << 20
 
 
-class AudioError(ValueError):
+class AudioError(EngineError):
     """Audio that cannot be used; ``str()`` is a sentence for the person who sent it."""
 
 

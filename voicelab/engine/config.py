@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from voicelab.engine.errors import EngineError
+
 
 @dataclass(frozen=True)
 class StyleSpec:
@@ -83,7 +85,7 @@ STYLES: dict[str, StyleSpec] = {
 STYLE_NAMES: tuple[str, ...] = tuple(STYLES)
 
 
-class UnknownStyleError(ValueError):
+class UnknownStyleError(EngineError):
     """A style name outside the four the pipeline knows."""
 
 

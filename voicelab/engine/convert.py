@@ -43,6 +43,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
 from voicelab.engine.kmodel import build_kmodel
 
@@ -88,7 +89,7 @@ _DEFAULTS: tuple[tuple[re.Pattern[str], Callable[[torch.Size], torch.Tensor]], .
 )
 
 
-class ConversionError(ValueError):
+class ConversionError(EngineError):
     """The ONNX model does not map onto KModel's state dict; the message says where."""
 
 

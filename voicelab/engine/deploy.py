@@ -15,12 +15,13 @@ from pathlib import Path
 
 from dotenv import dotenv_values, set_key
 
+from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
 from voicelab.engine.tts_client import TTSClient, TTSUnavailable
 from voicelab.engine.voices import load_voice
 
 
-class DeployError(ValueError):
+class DeployError(EngineError):
     """A deploy that was refused before anything changed; the message says why."""
 
 

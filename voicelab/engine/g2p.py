@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 from functools import cache, lru_cache
 
+from voicelab.engine.errors import EngineError
+
 # espeak-ng keeps process-global state: two threads phonemizing at once corrupt each other.
 _ESPEAK_LOCK = threading.Lock()
 
 
-class G2PError(ValueError):
+class G2PError(EngineError):
     """Text that yields no phonemes; the message says so."""
 
 

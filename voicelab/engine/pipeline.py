@@ -19,6 +19,7 @@ from voicelab.engine.assets import ModelAssets
 from voicelab.engine.audio import read_audio, write_wav
 from voicelab.engine.config import PipelineConfig
 from voicelab.engine.deploy import DeployReport, deploy
+from voicelab.engine.errors import EngineError
 from voicelab.engine.evolution import StepEvent, VoiceEvolver, WalkState
 from voicelab.engine.preview import listening_pair
 from voicelab.engine.reference import Clip, NotEnoughMaterial, Reference, build_reference, write_reference
@@ -34,7 +35,7 @@ from voicelab.engine.voices import load_voice, save_voice
 EVOLUTION_TEXTS = ("Buenos días, ¿en qué puedo ayudarle?", "Gracias por su llamada.")
 
 
-class PipelineError(ValueError):
+class PipelineError(EngineError):
     """A stage that cannot run; the message says what is missing and what to do."""
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pyloudnorm
 
 from voicelab.engine.audio import read_audio, resample, write_wav
+from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
 from voicelab.engine.prosody import speech_frames
 
@@ -29,7 +30,7 @@ PAUSE_SECONDS = 0.4  # a breath between sentences, as a speaker would leave
 PEAK_LIMIT = 0.98  # normalizing a quiet take up must not clip it
 
 
-class NotEnoughMaterial(ValueError):
+class NotEnoughMaterial(EngineError):
     """Too few validated seconds for a style; the message says how many more are needed."""
 
 

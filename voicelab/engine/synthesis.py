@@ -27,6 +27,7 @@ import torch
 from kokoro_onnx.chunker import split_phonemes
 
 from voicelab.engine.assets import ModelAssets
+from voicelab.engine.errors import EngineError
 from voicelab.engine.g2p import phonemize
 from voicelab.engine.kmodel import build_kmodel
 from voicelab.engine.voices import MAX_PHONEMES, check_voice
@@ -38,7 +39,7 @@ BACKENDS = ("onnx", "torch")
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
-class SynthesisError(ValueError):
+class SynthesisError(EngineError):
     """A request the synthesizer cannot render; the message says why."""
 
 

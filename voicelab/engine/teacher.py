@@ -26,13 +26,14 @@ import numpy as np
 import soundfile as sf
 
 from voicelab.engine.config import get_style
+from voicelab.engine.errors import EngineError
 from voicelab.engine.reference import Clip, NotEnoughMaterial, Reference, join, trimmed
 
 SENTENCES_PER_STYLE = 5
 HTTP_TIMEOUT_SECONDS = 300.0  # a CPU teacher takes minutes per sentence
 
 
-class TeacherError(RuntimeError):
+class TeacherError(EngineError):
     """A teacher that cannot speak; the message says what is missing or what it answered."""
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import httpx
 
+from voicelab.engine.errors import EngineError
+
 TIMEOUT_SECONDS = 30.0  # a reload reads every voice file
 
 
-class TTSUnavailable(RuntimeError):
+class TTSUnavailable(EngineError):
     """The service could not be reached, or refused; the message says which and why."""
 
 

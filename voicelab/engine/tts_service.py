@@ -49,6 +49,7 @@ from starlette.routing import Route
 
 from voicelab.engine.assets import ModelAssets
 from voicelab.engine.config import STYLE_NAMES
+from voicelab.engine.errors import EngineError
 from voicelab.engine.g2p import G2PError
 from voicelab.engine.synthesis import SynthesisError, Synthesizer
 from voicelab.engine.tts_keys import CLIENT, OPERATOR, KeyRing
@@ -63,7 +64,7 @@ T = TypeVar("T")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class ServiceError(ValueError):
+class ServiceError(EngineError):
     """A request or deployment the service refuses; ``status`` is the HTTP status."""
 
     def __init__(self, message: str, status: int = 400, headers: Mapping[str, str] | None = None) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
 
 VOICE_SHAPE = (510, 1, 256)
@@ -21,7 +22,7 @@ STYLE_DIM = VOICE_SHAPE[2]
 VOICE_SUFFIXES = (".pt", ".npy", ".npz", ".bin")
 
 
-class VoiceError(ValueError):
+class VoiceError(EngineError):
     """A voice file or tensor that cannot be used; the message says why."""
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from voicelab.engine.assets import ALL_VOICES, DEFAULT_VOICES, AssetError, Status, fetch
+from voicelab.engine.assets import ALL_VOICES, DEFAULT_VOICES, Status, fetch
+from voicelab.engine.errors import CLEAR_ERRORS
 
 
 class Command(BaseCommand):
@@ -56,7 +57,7 @@ class Command(BaseCommand):
                 progress=not quiet,
                 downloads=options["download_dir"],
             )
-        except (AssetError, ValueError, OSError) as exc:  # VoiceError is a ValueError
+        except CLEAR_ERRORS as exc:
             raise CommandError(str(exc)) from None
         if quiet:
             return

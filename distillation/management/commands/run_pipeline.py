@@ -7,10 +7,9 @@ from tqdm import tqdm
 
 from distillation.services.material import labeled_clips, style_sentences
 from distillation.services.tts_keys import lab_tts_client
-from voicelab.engine.assets import MissingModelError, require
-from voicelab.engine.config import STYLE_NAMES, PipelineConfig, UnknownStyleError
-from voicelab.engine.deploy import DeployError
-from voicelab.engine.g2p import G2PError
+from voicelab.engine.assets import require
+from voicelab.engine.config import STYLE_NAMES, PipelineConfig
+from voicelab.engine.errors import CLEAR_ERRORS
 from voicelab.engine.pipeline import (
     Evolution,
     PipelineError,
@@ -19,24 +18,10 @@ from voicelab.engine.pipeline import (
     teacher_stage,
     validate_stage,
 )
-from voicelab.engine.reference import NotEnoughMaterial
-from voicelab.engine.synthesis import SynthesisConfig, SynthesisError, SynthesisPool, create_synthesizer
-from voicelab.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
-from voicelab.engine.voices import VoiceError
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool, create_synthesizer
+from voicelab.engine.teacher import F5Teacher, HttpTeacher, Teacher
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
-CLEAR_ERRORS = (
-    PipelineError,
-    NotEnoughMaterial,
-    MissingModelError,
-    UnknownStyleError,
-    DeployError,
-    VoiceError,
-    SynthesisError,
-    G2PError,
-    TeacherError,
-    OSError,
-)
 
 
 class Command(BaseCommand):

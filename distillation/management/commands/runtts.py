@@ -4,10 +4,11 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from voicelab.engine.assets import MissingModelError, require
-from voicelab.engine.synthesis import SynthesisConfig, SynthesisError, create_synthesizer
+from voicelab.engine.assets import require
+from voicelab.engine.errors import EngineError
+from voicelab.engine.synthesis import SynthesisConfig, create_synthesizer
 from voicelab.engine.tts_keys import KeyRing
-from voicelab.engine.tts_service import ServiceError, ServiceLimits, TTSService, create_app
+from voicelab.engine.tts_service import ServiceLimits, TTSService, create_app
 
 
 class Command(BaseCommand):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                 env_file=settings.VOICELAB_ENV_FILE,
                 fallback_voice=voice,
             )
-        except (MissingModelError, SynthesisError, ServiceError) as exc:
+        except EngineError as exc:
             raise CommandError(str(exc)) from None
         keys = KeyRing(settings.VOICELAB_TTS_KEYS_FILE, operator_key=settings.VOICELAB_TTS_API_KEY)
         self.stdout.write(
