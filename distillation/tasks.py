@@ -1,4 +1,5 @@
-"""Celery tasks of a distillation run: thin wrappers around ``services.execution``.
+"""Celery tasks of a distillation run: thin wrappers around ``services.execution``, and the
+queueing of the jobs the services return (``schedule``).
 
 A walk runs for hours, longer than any broker visibility timeout, so no task here waits
 on its message for safety: each is acknowledged when it starts, and the work holds a
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import partial
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
+from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from distillation.services import execution
+from distillation.services.jobs import Job, Kind
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +38,18 @@ def _worker(task: Task) -> str:
 @shared_task(bind=True, acks_late=False, ignore_result=True)
 def prepare_run(self: Task, run_id: int) -> None:
     """Stage 1, then one ``evolve_style`` task per style."""
-    execution.prepare(run_id=run_id, worker=_worker(self), enqueue_walk=evolve_style.delay)
+    schedule(execution.prepare(run_id=run_id, worker=_worker(self)))
 
 
 @shared_task(bind=True, acks_late=False, ignore_result=True, max_retries=BUSY_RETRIES)
-def evolve_style(self: Task, style_run_id: int) -> str:
-    """Stage 2 for one style, resuming from its checkpoint when it has one."""
-    outcome = execution.evolve(style_run_id=style_run_id, worker=_worker(self))
-    if outcome is execution.Claim.BUSY:
-        raise self.retry(countdown=BUSY_RETRY_SECONDS)
-    return outcome.value
+def evolve_style(self: Task, style_run_id: int) -> None:
+    """Stage 2 for one style, resuming from its checkpoint when it has one; then Stage 3
+    if it was the run's last walk."""
+    try:
+        jobs = execution.evolve(style_run_id=style_run_id, worker=_worker(self))
+    except execution.WalkBusy:
+        raise self.retry(countdown=BUSY_RETRY_SECONDS) from None
+    schedule(jobs)
 
 
 @shared_task(bind=True, acks_late=False, ignore_result=True)
@@ -52,40 +58,49 @@ def validate_run(self: Task, run_id: int) -> None:
     execution.validate(run_id=run_id, worker=_worker(self))
 
 
-def queue_stage(task: Task, run_id: int) -> bool:
-    """Queue a run's Stage 1 or 3 task; False when the queue cannot be reached now (the
-    recovery queues it once the queue is back)."""
+TASKS: dict[Kind, Task] = {Kind.PREPARE: prepare_run, Kind.WALK: evolve_style, Kind.VALIDATE: validate_run}
+
+
+def schedule(jobs: Iterable[Job]) -> None:
+    """Queue the jobs once the current transaction commits (at once outside one)."""
+    jobs = list(jobs)
+    if jobs:
+        transaction.on_commit(partial(_queue_all, jobs))
+
+
+def _queue_all(jobs: list[Job]) -> None:
+    for job in jobs:
+        queue(job)
+
+
+def queue(job: Job) -> bool:
+    """Put one job on the queue; False when the queue cannot be reached now (the recovery
+    queues a run's Stage 1 or 3 again once it is back)."""
+    task = TASKS[job.kind]
     try:
-        task.delay(run_id)
+        task.delay(job.pk)
     except OperationalError as exc:
-        log.warning("Could not queue %s for run %s: %s", task.name, run_id, exc)
+        log.warning("Could not queue %s %s: %s", task.name, job.pk, exc)
         return False
-    execution.mark_stage_queued(run_id=run_id)
+    if job.kind is not Kind.WALK:
+        execution.mark_stage_queued(run_id=job.pk)
     return True
 
 
-def _queue_recovered(recovered: execution.Recovered) -> None:
-    for style_run_id in recovered.style_run_ids:
-        evolve_style.delay(style_run_id)
-    _queue_all(prepare_run, recovered.prepare_run_ids)
-    _queue_all(validate_run, recovered.validate_run_ids)
-    found = len(recovered.style_run_ids) + len(recovered.prepare_run_ids) + len(recovered.validate_run_ids)
-    if found:
-        log.warning("Recovered %d walk(s) or stage(s) that lost their worker; queued again.", found)
-
-
-def _queue_all(task: Task, run_ids: Iterable[int]) -> None:
-    for run_id in run_ids:
-        queue_stage(task, run_id)
+def _recover(worker: str | None) -> None:
+    jobs = execution.interrupt_orphans(worker=worker)
+    if jobs:
+        log.warning("Recovered %d walk(s) or stage(s) that lost their worker; queued again.", len(jobs))
+    schedule(jobs)
 
 
 @shared_task(ignore_result=True)
 def recover_orphans() -> None:
     """The periodic sweep: what workers that died left behind, queued again."""
-    _queue_recovered(execution.interrupt_orphans())
+    _recover(None)
 
 
 @worker_ready.connect
 def resume_interrupted_walks(sender: object = None, **kwargs: object) -> None:
     """On start, pick up what a dead worker left (this one's included)."""
-    _queue_recovered(execution.interrupt_orphans(worker=getattr(sender, "hostname", None)))
+    _recover(getattr(sender, "hostname", None))

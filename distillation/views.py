@@ -27,6 +27,7 @@ from distillation.services.runs import (
 )
 from distillation.services.teacher import teacher_problem
 from distillation.services.tts_keys import create_key, revoke_key
+from distillation.tasks import schedule
 from voicelab.engine.config import STYLES
 from voicelab.engine.errors import CLEAR_ERRORS, EngineError
 from voicelab.engine.tts_client import TTSUnavailable
@@ -64,7 +65,7 @@ def launch(request: HttpRequest) -> HttpResponse:
             return _launch_page(request, form, error=form_error(form), status=400)
         data = form.cleaned_data
         try:
-            run = launch_run(
+            run, jobs = launch_run(
                 user=request.user,
                 styles=data["styles"],
                 steps=data["steps"],
@@ -75,6 +76,7 @@ def launch(request: HttpRequest) -> HttpResponse:
             )
         except EngineError as exc:
             return _launch_page(request, form, error=str(exc), status=400)
+        schedule(jobs)
         messages.success(request, f"Run {run.pk} queued.")
         return redirect("distillation:run", pk=run.pk)
     return _launch_page(request, form)
@@ -131,7 +133,8 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @can_launch
 def resume(request: HttpRequest, pk: int) -> HttpResponse:
     def act(run: DistillationRun) -> str:
-        walks = resume_run(run=run)
+        walks, jobs = resume_run(run=run)
+        schedule(jobs)
         return f"{', '.join(walk.style for walk in walks)} queued again, from the last checkpoint."
 
     return _act_on_run(request, pk, act)

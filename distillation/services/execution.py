@@ -1,4 +1,5 @@
-"""Running a launched run: Stage 1, one walk per style, then Stage 3. Called by the Celery tasks.
+"""Running a launched run: Stage 1, one walk per style, then Stage 3. Called by the Celery tasks,
+which queue the jobs each step returns (see ``services.jobs``).
 
 Every entry point is idempotent, so a redelivered or repeated task does no harm:
 finished work is skipped, a walk is claimed by one worker at a time (a lease its worker
@@ -10,9 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun, worker_lost
+from distillation.services.jobs import Job
 from distillation.services.live import StepRecorder, announce, broadcast
 from distillation.services.material import labeled_clips, style_sentences
 from distillation.services.teacher import configured_teacher
@@ -79,13 +80,14 @@ def _end_stage(run: DistillationRun, **fields: object) -> None:
     run.save(update_fields=list(fields))
 
 
-def prepare(*, run_id: int, worker: str, enqueue_walk: Callable[[int], None]) -> None:
-    """Stage 1 for every style of the run, then one walk task per style."""
+def prepare(*, run_id: int, worker: str) -> list[Job]:
+    """Stage 1 for every style of the run; what comes next is one walk per style."""
     run = claim_stage(run_id=run_id, stage=DistillationRun.Stage.REFERENCE, worker=worker)
     if run is None:
-        return  # done already (a repeated task), running elsewhere, or gone
+        return []  # done already (a repeated task), running elsewhere, or gone
     if run.cancel_requested:
-        return _cancel_queued(run)
+        _cancel_queued(run)
+        return []
     run.status, run.started_at = Status.RUNNING, run.started_at or timezone.now()
     run.save(update_fields=["status", "started_at"])
     announce(run)
@@ -100,16 +102,21 @@ def prepare(*, run_id: int, worker: str, enqueue_walk: Callable[[int], None]) ->
             else:
                 reference_stage(config, labeled_clips(styles=config.styles))
     except CLEAR_ERRORS as exc:
-        return _fail(run, f"Stage 1: {exc}")
+        _fail(run, f"Stage 1: {exc}")
+        return []
     except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
-        return _fail(run, f"Stage 1: {_unexpected(exc)}")
+        _fail(run, f"Stage 1: {_unexpected(exc)}")
+        return []
     _end_stage(run, stage=DistillationRun.Stage.EVOLVE)
     announce(run)
-    for style_run in run.style_runs.all():
-        enqueue_walk(style_run.pk)
+    return [Job.walk(pk) for pk in run.style_runs.values_list("pk", flat=True)]
 
 
 # ---- Stage 2 ------------------------------------------------------------------------------------
+
+
+class WalkBusy(Exception):
+    """Another worker holds the walk under a live lease: try again once it could have expired."""
 
 
 class Claim(Enum):
@@ -199,14 +206,18 @@ class _Watcher:
         broadcast(self.style_run.run_id, {"type": "run.preview", "style": self.style_run.style, "preview": data})
 
 
-def evolve(*, style_run_id: int, worker: str) -> Claim:
-    """Stage 2 for one style: walk (resuming from its checkpoint if there is one), then save."""
+def evolve(*, style_run_id: int, worker: str) -> list[Job]:
+    """Stage 2 for one style: walk (resuming from its checkpoint if there is one), then save.
+    What comes next is Stage 3 once it was the run's last walk to end; ``WalkBusy`` when
+    another worker holds the walk."""
     outcome = claim(style_run_id=style_run_id, worker=worker)
-    if outcome is not Claim.CLAIMED:
-        return outcome
+    if outcome is Claim.BUSY:
+        raise WalkBusy(f"walk {style_run_id} is held by another worker")
+    if outcome is Claim.DONE:
+        return []
     style_run = StyleRun.objects.select_related("run").get(pk=style_run_id)
     run = style_run.run
-    _set_run_status(run)
+    _update_run_status(run)
     config = run.pipeline_config()
     try:
         assets = require(settings.VOICELAB_MODELS_DIR)
@@ -226,19 +237,16 @@ def evolve(*, style_run_id: int, worker: str) -> Claim:
             watcher.show()
     except CLEAR_ERRORS as exc:
         style_run.error = str(exc)
-        _finish_walk(style_run, Status.FAILED)
-        return Claim.DONE
+        return _finish_walk(style_run, Status.FAILED)
     except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
         style_run.error = _unexpected(exc)
-        _finish_walk(style_run, Status.FAILED)
-        return Claim.DONE
+        return _finish_walk(style_run, Status.FAILED)
     style_run.start_score, style_run.origin = state.start_score, state.origin
     style_run.best_score, style_run.step = state.best_score.score, state.step
-    _finish_walk(style_run, Status.CANCELLED if watcher.stopped else Status.SUCCEEDED)
-    return Claim.DONE
+    return _finish_walk(style_run, Status.CANCELLED if watcher.stopped else Status.SUCCEEDED)
 
 
-def _finish_walk(style_run: StyleRun, status: Status) -> None:
+def _finish_walk(style_run: StyleRun, status: Status) -> list[Job]:
     style_run.status, style_run.finished_at, style_run.lease_until = status, timezone.now(), None
     style_run.save(
         update_fields=[
@@ -253,35 +261,43 @@ def _finish_walk(style_run: StyleRun, status: Status) -> None:
             "error",
         ]
     )
-    _set_run_status(style_run.run)
+    return _update_run_status(style_run.run)
 
 
-def _set_run_status(run: DistillationRun) -> None:
-    """The run's status from its walks'; once every walk has ended, what comes next."""
+def status_from_walks(walks: Sequence[tuple[str, str, str]], *, cancel_requested: bool) -> tuple[Status, str]:
+    """A run's status from its walks' (status, style, error), and the error of a failed run.
+    SUCCEEDED means every walk did: Stage 3 comes next."""
+    statuses = {status for status, _, _ in walks}
+    if not statuses <= set(FINISHED):
+        return (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.RUNNING), ""
+    if Status.FAILED in statuses:
+        return Status.FAILED, "; ".join(
+            f"{style}: {error}" for status, style, error in walks if status == Status.FAILED
+        )
+    if cancel_requested or Status.CANCELLED in statuses:
+        return Status.CANCELLED, ""
+    return Status.SUCCEEDED, ""
+
+
+def _update_run_status(run: DistillationRun) -> list[Job]:
+    """Save the run's status from its walks'; once every walk has succeeded, Stage 3 is next."""
     with transaction.atomic():
         run = DistillationRun.objects.select_for_update().get(pk=run.pk)
         if run.is_finished:
-            return
+            return []
         walks = list(run.style_runs.values_list("status", "style", "error"))
-        statuses = {status for status, _, _ in walks}
-        if not statuses <= set(FINISHED):
-            run.status = Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.RUNNING
-        elif Status.FAILED in statuses:
-            run.status, run.finished_at = Status.FAILED, timezone.now()
-            run.error = "; ".join(f"{style}: {error}" for status, style, error in walks if status == Status.FAILED)
-        elif run.cancel_requested or Status.CANCELLED in statuses:
-            run.status, run.finished_at = Status.CANCELLED, timezone.now()
-        else:
+        status, error = status_from_walks(walks, cancel_requested=run.cancel_requested)
+        jobs = []
+        if status == Status.SUCCEEDED:  # the run goes on, to Stage 3
             run.stage, run.queued_at = DistillationRun.Stage.VALIDATE, None
-            transaction.on_commit(lambda: _enqueue_validation(run.pk))
+            jobs = [Job.validate(run.pk)]
+        else:
+            run.status = status
+            if status in FINISHED:
+                run.finished_at, run.error = timezone.now(), error or run.error
         run.save()
     announce(run)
-
-
-def _enqueue_validation(run_id: int) -> None:
-    from distillation.tasks import queue_stage, validate_run  # the tasks module imports this one
-
-    queue_stage(validate_run, run_id)
+    return jobs
 
 
 def mark_stage_queued(*, run_id: int) -> None:
@@ -321,30 +337,22 @@ def validate(*, run_id: int, worker: str) -> None:
 # ---- recovery -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Recovered:
-    """What the recovery found to queue again: walks to resume, and runs' Stage 1 and Stage 3."""
-
-    style_run_ids: list[int]
-    prepare_run_ids: list[int] = field(default_factory=list)
-    validate_run_ids: list[int] = field(default_factory=list)
-
-
-def interrupt_orphans(*, worker: str | None = None) -> Recovered:
+def interrupt_orphans(*, worker: str | None = None) -> list[Job]:
     """Recover what dead workers left: those of ``worker`` (which has just started, so it
     runs nothing yet) and any whose lease has expired.
 
     Their walks are marked interrupted, to resume from their checkpoints; a walk whose
     worker died under it ``MAX_WALK_ATTEMPTS`` times is failed instead: the walk itself
     probably kills its worker, and resuming it again would only do so again. Stage 1 and
-    Stage 3 tasks whose worker died, or that never reached the queue, are queued again.
+    Stage 3 tasks whose worker died, or that never reached the queue, are queued again:
+    the jobs returned.
     """
     now = timezone.now()
     gone = worker_lost(now)
     if worker:
         gone |= Q(status=Status.RUNNING, worker=worker)
     orphans = list(StyleRun.objects.filter(gone).select_related("run"))
-    resumable = []
+    jobs = []
     for style_run in orphans:
         log.warning(
             "Walk %s of run %s was interrupted (worker %s gone).", style_run.style, style_run.run_id, style_run.worker
@@ -359,13 +367,13 @@ def interrupt_orphans(*, worker: str | None = None) -> Recovered:
             )
         else:
             StyleRun.objects.filter(pk=style_run.pk).update(status=Status.INTERRUPTED, lease_until=None)
-            resumable.append(style_run.pk)
+            jobs.append(Job.walk(style_run.pk))
     for run in {style_run.run for style_run in orphans}:
-        _set_run_status(run)
-    return Recovered(resumable, *_stages_to_queue(now, worker))
+        jobs += _update_run_status(run)
+    return jobs + _stages_to_queue(now, worker)
 
 
-def _stages_to_queue(now: datetime, worker: str | None) -> tuple[list[int], list[int]]:
+def _stages_to_queue(now: datetime, worker: str | None) -> list[Job]:
     """Runs whose Stage 1 or 3 lost its worker (lease expired) or never reached the queue."""
     lost = Q(lease_until__lt=now) | Q(lease_until__isnull=True, queued_at__isnull=True)
     if worker:
@@ -377,7 +385,7 @@ def _stages_to_queue(now: datetime, worker: str | None) -> tuple[list[int], list
         )
     )
     DistillationRun.objects.filter(pk__in=stages).update(lease_until=None, worker="")
-    return (
-        [pk for pk, stage in stages.items() if stage == DistillationRun.Stage.REFERENCE],
-        [pk for pk, stage in stages.items() if stage == DistillationRun.Stage.VALIDATE],
-    )
+    return [
+        Job.prepare(pk) if stage == DistillationRun.Stage.REFERENCE else Job.validate(pk)
+        for pk, stage in stages.items()
+    ]

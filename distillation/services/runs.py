@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from functools import partial
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun
 from distillation.services.execution import interrupt_orphans
+from distillation.services.jobs import Job
 from distillation.services.live import announce
 from distillation.services.material import material
 from distillation.services.teacher import teacher_problem
@@ -32,6 +33,16 @@ TEACHER_VOICE_SECONDS = (2.0, 30.0)  # F5-TTS clones from a short clip; long one
 
 class LaunchRefused(EngineError):
     """A launch that cannot start; the message tells the operator why."""
+
+
+class Launched(NamedTuple):
+    run: DistillationRun
+    jobs: list[Job]  # its Stage 1, for the caller to queue
+
+
+class Resumed(NamedTuple):
+    walks: list[StyleRun]
+    jobs: list[Job]
 
 
 def _check_teacher_voice(upload: UploadedFile | None, text: str) -> None:
@@ -70,14 +81,12 @@ def launch_run(
     source: str = DistillationRun.Source.RECORDINGS,
     reference_audio: UploadedFile | None = None,
     reference_text: str = "",
-) -> DistillationRun:
-    """Create the run and queue its Stage 1; refused with every reason when it cannot start.
+) -> Launched:
+    """Create the run, with its Stage 1 to queue; refused with every reason when it cannot start.
 
     If the queue cannot be reached, the run stays queued and the recovery sweep queues
     its Stage 1 once the queue is back (see ``distillation.tasks``).
     """
-    from distillation.tasks import prepare_run, queue_stage
-
     if not styles:
         raise LaunchRefused("Choose at least one style.")
     for style in styles:
@@ -103,8 +112,7 @@ def launch_run(
         if source == DistillationRun.Source.F5:
             run.reference_audio.save(f"run{run.pk}_{reference_audio.name}", reference_audio, save=True)
         StyleRun.objects.bulk_create([StyleRun(run=run, style=style, position=i) for i, style in enumerate(run.styles)])
-        transaction.on_commit(lambda: queue_stage(prepare_run, run.pk))
-    return run
+    return Launched(run, [Job.prepare(run.pk)])
 
 
 def cancel_run(*, run: DistillationRun) -> DistillationRun:
@@ -123,18 +131,15 @@ def cancel_run(*, run: DistillationRun) -> DistillationRun:
     return run
 
 
-def resume_run(*, run: DistillationRun) -> list[StyleRun]:
-    """Queue the interrupted walks again (those whose worker is gone included); each resumes
-    from its last checkpoint."""
-    from distillation.tasks import evolve_style
-
-    interrupt_orphans()
+def resume_run(*, run: DistillationRun) -> Resumed:
+    """The run's interrupted walks (those whose worker is gone included), and the jobs that
+    resume each from its last checkpoint; with them, whatever else the recovery found."""
+    recovered = interrupt_orphans()
     interrupted = list(run.style_runs.filter(status=Status.INTERRUPTED))
     if not interrupted:
         raise LaunchRefused(f"Run {run.pk} has no interrupted walk to resume.")
-    for style_run in interrupted:
-        transaction.on_commit(partial(evolve_style.delay, style_run.pk))
-    return interrupted
+    walks = [Job.walk(style_run.pk) for style_run in interrupted]
+    return Resumed(interrupted, walks + [job for job in recovered if job not in walks])
 
 
 def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:

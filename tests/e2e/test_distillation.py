@@ -10,6 +10,7 @@ import pytest
 
 from distillation.models import DistillationRun, EvolutionStep, Status, StyleRun
 from distillation.services.runs import launch_run
+from distillation.tasks import schedule
 
 from .conftest import Worker
 from .processes import wait_until
@@ -28,7 +29,8 @@ def neutral_material(validated_takes: Callable[..., None]) -> None:
 def test_a_short_run_end_to_end_with_its_steps_on_the_websocket(
     running_distiller: Worker, asgi_server: str, neutral_material: None, operator
 ) -> None:
-    run = launch_run(user=operator, styles=["neutral"], steps=4, seed=11)
+    run, jobs = launch_run(user=operator, styles=["neutral"], steps=4, seed=11)
+    schedule(jobs)
     socket = RunSocket.as_user(asgi_server, run.pk, operator)
     try:
         socket.wait_for(lambda _: socket.run_status() in FINISHED, timeout=240, what="the run to finish")
@@ -50,7 +52,8 @@ def test_a_worker_killed_mid_run_resumes_it_from_the_checkpoint(
     running_distiller: Worker, asgi_server: str, neutral_material: None, operator
 ) -> None:
     steps = 30
-    run = launch_run(user=operator, styles=["neutral"], steps=steps, seed=12)
+    run, jobs = launch_run(user=operator, styles=["neutral"], steps=steps, seed=12)
+    schedule(jobs)
     socket = RunSocket.as_user(asgi_server, run.pk, operator)
     try:
         walk = wait_until(

@@ -24,4 +24,3 @@ def test_every_error_the_engine_defines_is_an_engine_error() -> None:
     exceptions = _engine_exceptions()
     assert len(exceptions) >= 10  # the walk found the modules
     assert [e.__qualname__ for e in exceptions if not issubclass(e, EngineError)] == []
-

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from distillation.models import DistillationRun, EvolutionStep, Status, StyleRun
 from distillation.services import execution
-from distillation.services.execution import Claim, claim, evolve, interrupt_orphans, prepare, validate
+from distillation.services.execution import Claim, WalkBusy, claim, evolve, interrupt_orphans, prepare, validate
+from distillation.services.jobs import Job, Kind
 from distillation.services.live import StepRecorder
-from distillation.services.runs import cancel_run, launch_run
+from distillation.services.runs import cancel_run, launch_run, resume_run
 from voicelab.engine.voices import load_voice
 
 from .factories import make_run
@@ -23,20 +24,25 @@ from .factories import make_run
 pytestmark = pytest.mark.django_db
 
 
+def ids(jobs: list[Job], kind: Kind) -> list[int]:
+    return [job.pk for job in jobs if job.kind is kind]
+
+
 def launched(operator, *, steps: int) -> tuple[DistillationRun, StyleRun]:
-    run = launch_run(user=operator, styles=["neutral"], steps=steps, seed=3)
-    walks: list[int] = []
-    prepare(run_id=run.pk, worker="test@here", enqueue_walk=walks.append)
+    run, jobs = launch_run(user=operator, styles=["neutral"], steps=steps, seed=3)
+    assert jobs == [Job.prepare(run.pk)]
+    walks = prepare(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
     assert run.stage == DistillationRun.Stage.EVOLVE and run.status == Status.RUNNING, run.error
-    return run, StyleRun.objects.get(pk=walks[0])
+    assert walks == [Job.walk(pk) for pk in run.style_runs.values_list("pk", flat=True)]
+    return run, StyleRun.objects.get(pk=walks[0].pk)
 
 
 def test_a_run_goes_from_recordings_to_a_report(lab: Path, neutral_material: None, operator, listen: Callable) -> None:
     run, walk = launched(operator, steps=4)
     drain = listen(run.pk)
 
-    assert evolve(style_run_id=walk.pk, worker="test@here") is Claim.DONE
+    assert evolve(style_run_id=walk.pk, worker="test@here") == [Job.validate(run.pk)]  # the last walk
     walk.refresh_from_db()
     run.refresh_from_db()
     assert walk.status == Status.SUCCEEDED and walk.step == 4 and walk.attempts == 1
@@ -114,7 +120,7 @@ def test_a_walk_whose_worker_died_is_interrupted_then_resumed_from_its_checkpoin
     recorded = list(EvolutionStep.objects.filter(style_run=walk).values_list("step", "score"))
 
     # The same worker, restarted, finds its own walk orphaned.
-    assert interrupt_orphans(worker="worker-1@here").style_run_ids == [walk.pk]
+    assert ids(interrupt_orphans(worker="worker-1@here"), Kind.WALK) == [walk.pk]
     walk.refresh_from_db()
     run.refresh_from_db()
     assert walk.status == Status.INTERRUPTED and run.status == Status.INTERRUPTED
@@ -133,6 +139,8 @@ def test_a_walk_is_claimed_by_one_worker_at_a_time(operator, lab: Path) -> None:
     walk = run.style_runs.get()
     assert claim(style_run_id=walk.pk, worker="a") is Claim.CLAIMED
     assert claim(style_run_id=walk.pk, worker="b") is Claim.BUSY  # a's lease is live
+    with pytest.raises(WalkBusy):  # the task retries it later
+        evolve(style_run_id=walk.pk, worker="b")
     StyleRun.objects.filter(pk=walk.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     assert claim(style_run_id=walk.pk, worker="b") is Claim.CLAIMED  # a died: its lease expired
     StyleRun.objects.filter(pk=walk.pk).update(status=Status.SUCCEEDED)
@@ -145,18 +153,18 @@ def test_orphans_are_only_walks_whose_worker_is_gone(operator, lab: Path) -> Non
     live = timezone.now() + timedelta(minutes=1)
     StyleRun.objects.filter(pk=neutral.pk).update(status=Status.RUNNING, worker="other@host", lease_until=live)
     StyleRun.objects.filter(pk=amable.pk).update(status=Status.RUNNING, worker="me@host", lease_until=live)
-    assert interrupt_orphans().style_run_ids == []  # both leases live
-    assert interrupt_orphans(worker="me@host").style_run_ids == [amable.pk]
+    assert ids(interrupt_orphans(), Kind.WALK) == []  # both leases live
+    assert ids(interrupt_orphans(worker="me@host"), Kind.WALK) == [amable.pk]
     StyleRun.objects.filter(pk=neutral.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert interrupt_orphans().style_run_ids == [neutral.pk]
+    assert ids(interrupt_orphans(), Kind.WALK) == [neutral.pk]
 
 
 def test_stage_1_without_material_fails_the_run_with_the_reason(lab: Path, neutral_material: None, operator) -> None:
-    run = launch_run(user=operator, styles=["neutral"], steps=5, seed=1)
+    run, _ = launch_run(user=operator, styles=["neutral"], steps=5, seed=1)
     # The takes vanish between the launch and Stage 1 (deleted files are not material).
     for path in Path(lab / "media").rglob("*.wav"):
         path.unlink()
-    prepare(run_id=run.pk, worker="test@here", enqueue_walk=lambda pk: pytest.fail("no walk may start"))
+    assert prepare(run_id=run.pk, worker="test@here") == []  # no walk may start
     run.refresh_from_db()
     assert run.status == Status.FAILED and run.error.startswith("Stage 1: neutral: Only 0.0 s")
     assert run.style_runs.get().status == Status.FAILED
@@ -165,13 +173,13 @@ def test_stage_1_without_material_fails_the_run_with_the_reason(lab: Path, neutr
 def test_a_bug_in_a_stage_fails_the_run_with_one_line_not_a_hung_run(
     lab: Path, neutral_material: None, operator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = launch_run(user=operator, styles=["neutral"], steps=5, seed=1)
+    run, _ = launch_run(user=operator, styles=["neutral"], steps=5, seed=1)
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("segments")
 
     monkeypatch.setattr(execution, "reference_stage", broken)
-    prepare(run_id=run.pk, worker="test@here", enqueue_walk=lambda pk: pytest.fail("no walk may start"))
+    assert prepare(run_id=run.pk, worker="test@here") == []  # no walk may start
     run.refresh_from_db()
     assert run.status == Status.FAILED
     assert run.error == "Stage 1: unexpected error (KeyError: 'segments'); the worker's log has the details."
@@ -185,8 +193,8 @@ def test_a_walk_whose_worker_keeps_dying_is_failed_not_resumed_forever(operator,
         recovered = interrupt_orphans(worker="w@host")  # ...and the worker died under it again
         walk.refresh_from_db()
         if attempt < execution.MAX_WALK_ATTEMPTS:
-            assert recovered.style_run_ids == [walk.pk] and walk.status == Status.INTERRUPTED
-    assert recovered.style_run_ids == [] and walk.status == Status.FAILED
+            assert ids(recovered, Kind.WALK) == [walk.pk] and walk.status == Status.INTERRUPTED
+    assert ids(recovered, Kind.WALK) == [] and walk.status == Status.FAILED
     assert walk.error.startswith(f"its worker died {execution.MAX_WALK_ATTEMPTS} times in a row")
     run.refresh_from_db()
     assert run.status == Status.FAILED and "died 3 times" in run.error
@@ -195,18 +203,29 @@ def test_a_walk_whose_worker_keeps_dying_is_failed_not_resumed_forever(operator,
 def test_a_stage_is_held_by_one_worker_and_recovered_when_its_worker_dies(operator, lab: Path) -> None:
     run = make_run(operator)
     execution.mark_stage_queued(run_id=run.pk)
-    assert execution.interrupt_orphans().prepare_run_ids == []  # queued, waiting for a worker
+    assert ids(execution.interrupt_orphans(), Kind.PREPARE) == []  # queued, waiting for a worker
     assert execution.claim_stage(run_id=run.pk, stage=DistillationRun.Stage.REFERENCE, worker="a") is not None
     assert execution.claim_stage(run_id=run.pk, stage=DistillationRun.Stage.REFERENCE, worker="b") is None
-    prepare(run_id=run.pk, worker="b", enqueue_walk=lambda pk: pytest.fail("a's Stage 1 is not run twice"))
-    assert execution.interrupt_orphans().prepare_run_ids == []  # a's lease is live
+    assert prepare(run_id=run.pk, worker="b") == []  # a's Stage 1 is not run twice
+    assert ids(execution.interrupt_orphans(), Kind.PREPARE) == []  # a's lease is live
     DistillationRun.objects.filter(pk=run.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert execution.interrupt_orphans().prepare_run_ids == [run.pk]  # a died: queued again
+    assert ids(execution.interrupt_orphans(), Kind.PREPARE) == [run.pk]  # a died: queued again
     assert execution.claim_stage(run_id=run.pk, stage=DistillationRun.Stage.REFERENCE, worker="b") is not None
 
 
 def test_a_run_whose_stage_never_reached_the_queue_is_queued_by_the_recovery(operator, lab: Path) -> None:
     run = make_run(operator)  # launched while the queue was down: never queued
-    assert execution.interrupt_orphans().prepare_run_ids == [run.pk]
+    assert ids(execution.interrupt_orphans(), Kind.PREPARE) == [run.pk]
     DistillationRun.objects.filter(pk=run.pk).update(stage=DistillationRun.Stage.VALIDATE)
-    assert execution.interrupt_orphans().validate_run_ids == [run.pk]
+    assert ids(execution.interrupt_orphans(), Kind.VALIDATE) == [run.pk]
+
+
+def test_resuming_a_run_queues_its_walks_and_whatever_else_the_recovery_found(operator, lab: Path) -> None:
+    run = make_run(operator)
+    execution.mark_stage_queued(run_id=run.pk)
+    walk = run.style_runs.get()
+    StyleRun.objects.filter(pk=walk.pk).update(status=Status.INTERRUPTED)
+    other = make_run(operator)  # its Stage 1 never reached the queue
+    resumed = resume_run(run=run)
+    assert resumed.walks == [walk]
+    assert resumed.jobs == [Job.walk(walk.pk), Job.prepare(other.pk)]

@@ -157,9 +157,8 @@ def test_a_finished_runs_report_ab_and_deploy(operator_client: Client, lab: Path
     run = DistillationRun.objects.get()
     assert launched.status_code == 302 and run.status == Status.QUEUED
     assert operator_client.get(reverse("distillation:report", args=[run.pk])).status_code == 404  # not yet
-    walks: list[int] = []
-    prepare(run_id=run.pk, worker="test@here", enqueue_walk=walks.append)
-    evolve(style_run_id=walks[0], worker="test@here")
+    (walk,) = prepare(run_id=run.pk, worker="test@here")
+    evolve(style_run_id=walk.pk, worker="test@here")
     validate(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
 
