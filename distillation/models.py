@@ -54,6 +54,10 @@ class DistillationRun(models.Model):
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.REFERENCE)
     cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True)
+    # The pipeline's settings as they were resolved when the run was launched (the launching
+    # process's environment included): every stage runs exactly these. Styles, steps and seed
+    # are also columns above, for the pages; the launch writes both from the same config.
+    config = models.JSONField(default=dict, help_text="PipelineConfig.record() at launch.")
     report = models.JSONField(null=True, blank=True, help_text="Stage 3's validation report.")
     deployed_at = models.DateTimeField(null=True, blank=True)
     # Stage 1 and Stage 3 are one task each: when it was queued (None: the queue could not be
@@ -78,7 +82,8 @@ class DistillationRun(models.Model):
         return Path(settings.VOICELAB_RUNS_DIR) / str(self.pk)
 
     def pipeline_config(self) -> PipelineConfig:
-        return PipelineConfig.from_env(root=self.workdir, styles=tuple(self.styles), steps=self.steps, seed=self.seed)
+        """The settings frozen at launch, with the files in this run's folder."""
+        return PipelineConfig.from_record(self.config, root=self.workdir)
 
     @property
     def paths(self) -> PipelinePaths:

@@ -21,7 +21,7 @@ from distillation.services.teacher import teacher_problem
 from distillation.services.tts_keys import lab_tts_client
 from labeling.services.takes import check_audio_upload
 from voicelab.engine.audio import read_audio
-from voicelab.engine.config import get_style
+from voicelab.engine.config import PipelineConfig, get_style
 from voicelab.engine.deploy import DeployReport
 from voicelab.engine.errors import EngineError
 from voicelab.engine.pipeline import deploy_stage
@@ -100,13 +100,20 @@ def launch_run(
     problems = launch_problems(styles=styles, source=source)
     if problems:
         raise LaunchRefused(" ".join(problems))
+    config = PipelineConfig.from_env(
+        root=settings.VOICELAB_RUNS_DIR,
+        styles=tuple(dict.fromkeys(styles)),
+        steps=steps,
+        seed=seed if seed is not None else random.randrange(2**31),
+    )
     with transaction.atomic():
         run = DistillationRun.objects.create(
             launched_by=user,
-            styles=list(dict.fromkeys(styles)),
-            steps=steps,
+            styles=list(config.styles),
+            steps=config.evolution.steps,
+            seed=config.evolution.seed,
+            config=config.record(),
             source=source,
-            seed=seed if seed is not None else random.randrange(2**31),
             reference_text=reference_text.strip(),
         )
         if source == DistillationRun.Source.F5:

@@ -109,7 +109,11 @@ def e2e_distillation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
 
 
 @pytest.fixture(autouse=True)
-def _distillation_settings(settings: Settings, e2e_distillation: dict[str, str]) -> None:
+def _distillation_settings(
+    settings: Settings, e2e_distillation: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run takes its settings from the process that launches it: the test, for some.
+    monkeypatch.setenv("VOICELAB_DISTILLATION_ALPHAS", "0")
     for name, value in e2e_distillation.items():
         setattr(settings, name, value if name.endswith("_URL") else Path(value))
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from voicelab.engine.config import STYLES, PipelineConfig, UnknownStyleError
+from voicelab.engine.config import STYLES, ConfigError, PipelineConfig, UnknownStyleError
 
 
 def test_seed_defaults(tmp_path: Path) -> None:
@@ -49,3 +50,18 @@ def test_environment_then_overrides(tmp_path: Path) -> None:
 def test_unknown_style_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnknownStyleError, match="Unknown style 'robotico'"):
         PipelineConfig.from_env(root=tmp_path, environ={}, styles=("robotico",))
+
+
+def test_a_record_brings_back_the_same_config_through_json(tmp_path: Path) -> None:
+    environ = {"VOICELAB_DISTILLATION_ALPHAS": "0,0.5"}
+    config = PipelineConfig.from_env(root=tmp_path, environ=environ, styles=("amable",), steps=30, seed=4)
+    stored = json.loads(json.dumps(config.record()))
+    assert PipelineConfig.from_record(stored, root=tmp_path) == config
+    assert PipelineConfig.from_record(stored, root=tmp_path / "other").paths.root == tmp_path / "other"
+
+
+def test_a_record_this_version_cannot_read_is_a_clear_error(tmp_path: Path) -> None:
+    stored = PipelineConfig.from_env(root=tmp_path, environ={}).record()
+    stored["evolution"]["temperature"] = 3
+    with pytest.raises(ConfigError, match="cannot be read by this version"):
+        PipelineConfig.from_record(stored, root=tmp_path)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from distillation.models import DistillationRun, StyleRun
+from voicelab.engine.config import PipelineConfig
 
 
 def make_run(user: object, styles: tuple[str, ...] = ("neutral",), steps: int = 10) -> DistillationRun:
-    run = DistillationRun.objects.create(launched_by=user, styles=list(styles), steps=steps, seed=1)
+    config = PipelineConfig.from_env(root=Path("."), environ={}, styles=styles, steps=steps, seed=1)
+    run = DistillationRun.objects.create(
+        launched_by=user, styles=list(styles), steps=steps, seed=1, config=config.record()
+    )
     for position, style in enumerate(styles):
         StyleRun.objects.create(run=run, style=style, position=position)
     return run

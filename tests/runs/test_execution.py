@@ -229,3 +229,18 @@ def test_resuming_a_run_queues_its_walks_and_whatever_else_the_recovery_found(op
     resumed = resume_run(run=run)
     assert resumed.walks == [walk]
     assert resumed.jobs == [Job.walk(walk.pk), Job.prepare(other.pk)]
+
+
+def test_a_run_keeps_the_settings_it_was_launched_with(
+    lab: Path, neutral_material: None, operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICELAB_DISTILLATION_ALPHAS", "0,0.5")
+    run, _ = launch_run(user=operator, styles=["neutral"], steps=7, seed=9)
+    launched = DistillationRun.objects.get(pk=run.pk).pipeline_config()
+    assert launched.evolution.interpolation_alphas == (0.0, 0.5)
+    assert (launched.evolution.steps, launched.evolution.seed, launched.styles) == (7, 9, ("neutral",))
+    assert launched.paths.root == run.workdir
+    # A worker with another environment runs what was launched, not what it reads.
+    monkeypatch.setenv("VOICELAB_DISTILLATION_ALPHAS", "1.0")
+    monkeypatch.setenv("VOICELAB_DISTILLATION_STEPS", "99")
+    assert DistillationRun.objects.get(pk=run.pk).pipeline_config() == launched

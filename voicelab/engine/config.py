@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from voicelab.engine.errors import EngineError
 
@@ -83,6 +84,10 @@ STYLES: dict[str, StyleSpec] = {
 }
 
 STYLE_NAMES: tuple[str, ...] = tuple(STYLES)
+
+
+class ConfigError(EngineError):
+    """Settings that cannot be run: a stored record this version does not read."""
 
 
 class UnknownStyleError(EngineError):
@@ -192,3 +197,28 @@ class PipelineConfig:
             or STYLE_NAMES
         )
         return cls(paths=PipelinePaths(Path(root)), styles=tuple(styles), evolution=EvolutionSettings(**evolution))
+
+    def record(self) -> dict[str, Any]:
+        """Every setting but where the files go, as JSON: what a run stores when it is launched,
+        so that its worker runs exactly that, whatever its own environment says."""
+        return {
+            "styles": list(self.styles),
+            "scoring": asdict(self.scoring),
+            "thresholds": asdict(self.thresholds),
+            "evolution": asdict(self.evolution),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], *, root: Path) -> PipelineConfig:
+        """The configuration ``record()`` stored, with its files under ``root``."""
+        try:
+            evolution = {k: tuple(v) if isinstance(v, list) else v for k, v in record["evolution"].items()}
+            return cls(
+                paths=PipelinePaths(Path(root)),
+                styles=tuple(record["styles"]),
+                scoring=ScoringWeights(**record["scoring"]),
+                thresholds=Thresholds(**record["thresholds"]),
+                evolution=EvolutionSettings(**evolution),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"The stored settings cannot be read by this version ({exc}).") from None
