@@ -166,7 +166,7 @@ def main() -> None:
                 out_dir=Path(folder) / "validation",
                 phrases={"neutral": HELD_OUT},
             )
-            result.held_out = report["styles"]["neutral"]["checks"]["speaker_similarity"]["value"]
+            result.held_out = report.styles["neutral"].checks["speaker_similarity"].value
 
     print(
         f"\n{'contender':52s} {'steps':>6s} {'steps/s':>8s} {'synth/s':>8s} {'start':>7s} {'best':>7s} {'held-out sim':>13s}"

@@ -11,6 +11,7 @@ from django.utils import timezone
 from distillation.models import DistillationRun, Status, TTSApiKey
 from distillation.services.tts_keys import lab_tts_client
 from voicelab.engine.tts_client import TTSUnavailable
+from voicelab.engine.validation import ValidationReport
 
 RECENT_RUNS = 50
 
@@ -52,25 +53,29 @@ def artifact_url(run: DistillationRun, path: str | Path) -> str | None:
     return reverse("distillation:artifact", args=[run.pk, relative.as_posix()])
 
 
-def report_rows(run: DistillationRun) -> list[dict]:
-    """Per style of the validation report: checks, prosody, and the audio it judged as URLs."""
+def validation_report(run: DistillationRun) -> ValidationReport | None:
+    """Stage 3's report as the run stored it (None before Stage 3 has ended)."""
+    return ValidationReport.from_dict(run.report) if run.report else None
+
+
+def report_rows(run: DistillationRun, report: ValidationReport) -> list[dict]:
+    """Per style of the report: its verdict, and the audio it judged as URLs."""
     rows = []
-    for style, result in (run.report or {}).get("styles", {}).items():
-        ab = result.get("listening") or {}
+    for style, verdict in report.styles.items():
+        ab = verdict.listening
+        clips = [
+            {"phrase": phrase, "url": artifact_url(run, path)}
+            for phrase, path in zip(verdict.phrases, verdict.audio, strict=True)
+        ]
         rows.append(
             {
                 "style": style,
-                "passed": result["passed"],
-                "checks": result["checks"],
-                "prosody": result["prosody"],
-                "clips": [
-                    {"phrase": phrase, "url": artifact_url(run, path)}
-                    for phrase, path in zip(result["phrases"], result["audio"], strict=True)
-                ],
+                "verdict": verdict,
+                "clips": clips,
                 "ab": {
-                    "text": ab["text"],
-                    "target": artifact_url(run, ab["target"]),
-                    "evolved": artifact_url(run, ab["evolved"]),
+                    "text": ab.text,
+                    "target": artifact_url(run, ab.target),
+                    "evolved": artifact_url(run, ab.evolved),
                 }
                 if ab
                 else None,

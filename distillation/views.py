@@ -144,12 +144,14 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
 @can_view
 def report(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_or_404(pk)
-    if run.report is None:
+    report = selectors.validation_report(run)
+    if report is None:
         return error_response(request, f"Run {pk} has no validation report yet ({run.get_stage_display()}).", 404)
     context = {
         "run": run,
-        "rows": selectors.report_rows(run),
-        "differentiation": run.report["differentiation"],
+        "report": report,
+        "rows": selectors.report_rows(run, report),
+        "differentiation": report.differentiation,
         "deploy_form": DeployForm(),
         "tts": selectors.tts_status(),
     }
@@ -161,7 +163,9 @@ def _blind_key(run: DistillationRun, style: str) -> str:
 
 
 def _ab_row(run: DistillationRun, style: str) -> dict:
-    row = next((row for row in selectors.report_rows(run) if row["style"] == style and row["ab"]), None)
+    report = selectors.validation_report(run)
+    rows = selectors.report_rows(run, report) if report else []
+    row = next((row for row in rows if row["style"] == style and row["ab"]), None)
     if row is None:
         raise Http404(f"Run {run.pk} has no A/B pair for {style}.")
     return row
@@ -196,12 +200,14 @@ def blind(request: HttpRequest, pk: int, style: str) -> HttpResponse:
 def blind_clip(request: HttpRequest, pk: int, style: str, slot: str) -> HttpResponse:
     """Slot A or B of the current blind trial; its URL does not say which clip it is."""
     run = _run_or_404(pk)
-    listening = ((run.report or {}).get("styles", {}).get(style) or {}).get("listening")
+    report = selectors.validation_report(run)
+    verdict = report.styles.get(style) if report else None
+    listening = verdict.listening if verdict else None
     trial = request.session.get(_blind_key(run, style))
     if not listening or trial is None or slot not in ("a", "b"):
         raise Http404("Start the blind test from its page.")
-    which = "target" if slot == trial["target_is"] else "evolved"
-    return FileResponse(open(listening[which], "rb"), content_type="audio/wav")
+    path = listening.target if slot == trial["target_is"] else listening.evolved
+    return FileResponse(open(path, "rb"), content_type="audio/wav")
 
 
 @require_GET

@@ -329,7 +329,11 @@ def validate(*, run_id: int, worker: str) -> None:
     except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
         return _fail(run, f"Stage 3: {_unexpected(exc)}")
     _end_stage(
-        run, report=report, stage=DistillationRun.Stage.DONE, status=Status.SUCCEEDED, finished_at=timezone.now()
+        run,
+        report=report.as_dict(),
+        stage=DistillationRun.Stage.DONE,
+        status=Status.SUCCEEDED,
+        finished_at=timezone.now(),
     )
     announce(run)
 

@@ -26,6 +26,7 @@ from voicelab.engine.deploy import DeployReport
 from voicelab.engine.errors import EngineError
 from voicelab.engine.pipeline import deploy_stage
 from voicelab.engine.prosody import speech_frames
+from voicelab.engine.validation import ValidationReport
 
 MAX_STEPS = 100_000
 TEACHER_VOICE_SECONDS = (2.0, 30.0)  # F5-TTS clones from a short clip; long ones are cut by it anyway
@@ -155,6 +156,7 @@ def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:
         raise LaunchRefused(f"Run {run.pk} has no validation report yet: nothing to deploy.")
     report = deploy_stage(
         run.pipeline_config(),
+        ValidationReport.from_dict(run.report),
         target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR,
         env_file=settings.VOICELAB_ENV_FILE,
         force=force,

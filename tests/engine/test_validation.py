@@ -11,7 +11,7 @@ import pytest
 from voicelab.engine.config import STYLES, Thresholds
 from voicelab.engine.pipeline import EVOLUTION_TEXTS
 from voicelab.engine.scoring import Target
-from voicelab.engine.validation import COMMON_PHRASES, validate, write_report
+from voicelab.engine.validation import COMMON_PHRASES, ValidationReport, validate
 
 REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente, ¿en qué puedo ayudarle?"
 PHRASES = ("Le confirmo su cita del martes.", "Siento mucho las molestias.")
@@ -25,7 +25,7 @@ def targets(onnx_synthesizer, stock_voice: Callable) -> dict[str, Target]:
     return {"neutral": target("em_alex"), "amable": target("ef_dora")}
 
 
-def run(onnx_synthesizer, voices: dict, targets: dict, out_dir: Path) -> dict:
+def run(onnx_synthesizer, voices: dict, targets: dict, out_dir: Path) -> ValidationReport:
     return validate(
         voices=voices,
         targets=targets,
@@ -40,23 +40,28 @@ def test_voices_matching_their_references_pass(onnx_synthesizer, stock_voice, ta
     report = run(
         onnx_synthesizer, {"neutral": stock_voice("em_alex"), "amable": stock_voice("ef_dora")}, targets, tmp_path
     )
-    assert report["passed"], json.dumps(report, indent=1)
-    neutral = report["styles"]["neutral"]
-    assert set(neutral["checks"]) == {"speaker_similarity", "self_similarity", "min_audio_seconds"}
-    assert neutral["checks"]["speaker_similarity"]["threshold"] == 0.70
-    assert all(Path(f).is_file() for f in neutral["audio"]) and len(neutral["audio"]) == len(PHRASES)
-    assert {"pitch_mean", "energy_std", "speech_rate"} <= set(neutral["prosody"])
+    assert report.passed, json.dumps(report.as_dict(), indent=1)
+    neutral = report.styles["neutral"]
+    assert set(neutral.checks) == {"speaker_similarity", "self_similarity", "min_audio_seconds"}
+    assert neutral.checks["speaker_similarity"].threshold == 0.70
+    assert all(Path(f).is_file() for f in neutral.audio) and len(neutral.audio) == len(PHRASES)
+    assert {"pitch_mean", "energy_std", "speech_rate"} <= set(neutral.prosody)
     # A male and a female voice differ in pitch by far more than 5 %.
-    assert report["differentiation"]["coefficient_of_variation"]["pitch_mean"] > 0.05
-    write_report(report, tmp_path / "validation_report.json")
-    assert json.loads((tmp_path / "validation_report.json").read_text())["passed"] is True
+    assert report.differentiation.coefficient_of_variation["pitch_mean"] > 0.05
+    # The file (and the run's row) is the report as it is, and reads back as the same report.
+    report.write(tmp_path / "validation_report.json")
+    written = json.loads((tmp_path / "validation_report.json").read_text())
+    assert written["passed"] is True and written["styles"]["neutral"]["checks"]["speaker_similarity"]["passed"]
+    assert ValidationReport.read(tmp_path / "validation_report.json") == report
 
 
 def test_a_voice_far_from_its_reference_fails(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
     report = run(onnx_synthesizer, {"neutral": stock_voice("ef_dora")}, {"neutral": targets["neutral"]}, tmp_path)
-    check = report["styles"]["neutral"]["checks"]["speaker_similarity"]
-    assert not check["passed"] and check["value"] < 0.70
-    assert not report["passed"] and report["differentiation"]["passed"]  # one style: nothing to differ from
+    check = report.styles["neutral"].checks["speaker_similarity"]
+    assert not check.passed and check.value < 0.70
+    assert not report.passed and report.differentiation.passed  # one style: nothing to differ from
+    assert not report.differentiation.applies
+    assert ValidationReport.from_dict(report.as_dict()) == report
 
 
 def test_styles_that_sound_alike_fail_differentiation(onnx_synthesizer, stock_voice, targets, tmp_path: Path) -> None:
@@ -70,7 +75,7 @@ def test_styles_that_sound_alike_fail_differentiation(onnx_synthesizer, stock_vo
         common_phrases=PHRASES,
         thresholds=Thresholds(),
     )
-    assert report["differentiation"]["value"] < 0.05 and not report["differentiation"]["passed"]
+    assert report.differentiation.value < 0.05 and not report.differentiation.passed and not report.passed
 
 
 def test_each_style_is_judged_on_its_own_phrases_and_compared_on_common_ones(
@@ -85,11 +90,11 @@ def test_each_style_is_judged_on_its_own_phrases_and_compared_on_common_ones(
         common_phrases=common,
     )
     for style in ("neutral", "amable"):
-        assert report["styles"][style]["phrases"] == list(STYLES[style].held_out)
-        assert len(report["styles"][style]["audio"]) == 3
-    across = report["differentiation"]
-    assert across["phrases"] == list(common) and set(across["prosody"]) == {"neutral", "amable"}
-    assert all(Path(f).is_file() for files in across["audio"].values() for f in files)
+        assert report.styles[style].phrases == list(STYLES[style].held_out)
+        assert len(report.styles[style].audio) == 3
+    across = report.differentiation
+    assert across.phrases == list(common) and set(across.prosody) == {"neutral", "amable"}
+    assert all(Path(f).is_file() for files in across.audio.values() for f in files)
 
 
 def test_held_out_phrases_are_never_evolution_or_corpus_text() -> None:

@@ -7,7 +7,6 @@ evolution resumes from its checkpoint.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +26,7 @@ from voicelab.engine.scoring import FitnessScorer, Target
 from voicelab.engine.synthesis import SynthesisPool, Synthesizer
 from voicelab.engine.teacher import Teacher, teacher_reference
 from voicelab.engine.tts_client import TTSClient
-from voicelab.engine.validation import validate, write_report
+from voicelab.engine.validation import ValidationReport, validate
 from voicelab.engine.voices import load_voice, save_voice
 
 # Speaker embeddings do not depend on the text: candidates render two short phrases,
@@ -129,7 +128,8 @@ class Evolution:
         return path
 
 
-def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
+def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> ValidationReport:
+    """Stage 3 over the evolved voices; the report is also written to its JSON file."""
     voices = {}
     for style in config.styles:
         path = config.paths.evolved_voice(style)
@@ -138,32 +138,44 @@ def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> dict:
         voices[style] = load_voice(path)
     targets = {style: load_target(config, style) for style in config.styles}
     report_path = config.paths.validation_report()
+    out_dir = report_path.parent
+    speak = synthesizer.synthesize
     report = validate(
         voices=voices,
         targets=targets,
-        speak=synthesizer.synthesize,
+        speak=speak,
         thresholds=config.thresholds,
-        out_dir=report_path.parent,
+        out_dir=out_dir,
+        listening={
+            style: listening_pair(config.paths, style, voice, speak, out_dir) for style, voice in voices.items()
+        },
     )
-    for style, voice in voices.items():
-        report["styles"][style]["listening"] = listening_pair(
-            config.paths, style, voice, synthesizer.synthesize, report_path.parent
-        )
-    write_report(report, report_path)
+    report.write(report_path)
     return report
 
 
-def deploy_stage(
-    config: PipelineConfig, *, target_dir: Path, env_file: Path, force: bool, tts: TTSClient | None
-) -> DeployReport:
+def read_report(config: PipelineConfig) -> ValidationReport:
+    """The report Stage 3 wrote, for a deploy run on its own (``--stage deploy``)."""
     report_path = config.paths.validation_report()
     if not report_path.is_file():
         raise PipelineError(f"No validation report at {report_path}: run the validate stage first.")
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    styles = [style for style in config.styles if style in report["styles"]]
+    return ValidationReport.read(report_path)
+
+
+def deploy_stage(
+    config: PipelineConfig,
+    report: ValidationReport,
+    *,
+    target_dir: Path,
+    env_file: Path,
+    force: bool,
+    tts: TTSClient | None,
+) -> DeployReport:
+    """Stage 4: the styles Stage 3 judged (those failing it only with ``force``)."""
+    styles = [style for style in config.styles if style in report.styles]
     return deploy(
         evolved={style: config.paths.evolved_voice(style) for style in styles},
-        passed={style: report["styles"][style]["passed"] for style in styles},
+        passed={style: report.styles[style].passed for style in styles},
         target_dir=target_dir,
         env_file=env_file,
         active=styles[0] if styles else "",

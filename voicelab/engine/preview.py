@@ -13,10 +13,12 @@ from voicelab.engine.config import PipelinePaths
 from voicelab.engine.prosody import contours
 from voicelab.engine.reference import SAMPLE_RATE, read_reference
 from voicelab.engine.scoring import RenderMany
-from voicelab.engine.validation import Speak
+from voicelab.engine.validation import Listening, Speak
 
 
-def listening_pair(paths: PipelinePaths, style: str, voice: torch.Tensor, speak: Speak, out_dir: Path) -> dict | None:
+def listening_pair(
+    paths: PipelinePaths, style: str, voice: torch.Tensor, speak: Speak, out_dir: Path
+) -> Listening | None:
     """The target's first sentence and the voice saying it, for A/B listening (None without spans)."""
     reference = read_reference(paths.reference_audio(style))
     if not reference.segments:
@@ -25,7 +27,7 @@ def listening_pair(paths: PipelinePaths, style: str, voice: torch.Tensor, speak:
     files = {"target": out_dir / style / "ab_target.wav", "evolved": out_dir / style / "ab_evolved.wav"}
     write_wav(files["target"], reference.excerpt(0), SAMPLE_RATE)
     write_wav(files["evolved"], np.asarray(speak(text, voice), dtype=np.float32), SAMPLE_RATE)
-    return {"text": text, **{key: str(path) for key, path in files.items()}}
+    return Listening(text=text, target=str(files["target"]), evolved=str(files["evolved"]))
 
 
 class ProsodyPreview:

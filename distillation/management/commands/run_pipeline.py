@@ -14,6 +14,7 @@ from voicelab.engine.pipeline import (
     Evolution,
     PipelineError,
     deploy_stage,
+    read_report,
     reference_stage,
     teacher_stage,
     validate_stage,
@@ -86,14 +87,15 @@ class Command(BaseCommand):
         if stage in ("all", "validate"):
             synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
             report = validate_stage(config, synthesizer)
-            for style, result in report["styles"].items():
-                verdict = "passed" if result["passed"] else "FAILED"
-                checks = ", ".join(f"{k} {c['value']} (≥ {c['threshold']})" for k, c in result["checks"].items())
+            for style, result in report.styles.items():
+                verdict = "passed" if result.passed else "FAILED"
+                checks = ", ".join(f"{k} {c.value} (≥ {c.threshold})" for k, c in result.checks.items())
                 self.stdout.write(f"Stage 3 {style}: {verdict} — {checks}")
             self.stdout.write(f"Report: {config.paths.validation_report()}")
         if stage in ("all", "deploy"):
             result = deploy_stage(
                 config,
+                report if stage == "all" else read_report(config),
                 target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR,
                 env_file=settings.VOICELAB_ENV_FILE,
                 force=force,
