@@ -26,14 +26,12 @@ from django.utils import timezone
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun, worker_lost
 from distillation.services.jobs import Job
 from distillation.services.live import StepRecorder, announce, broadcast
-from distillation.services.material import labeled_clips, style_sentences
+from distillation.services.material import build_references
 from distillation.services.teacher import configured_teacher
-from voicelab.engine.assets import require
 from voicelab.engine.errors import CLEAR_ERRORS
 from voicelab.engine.evolution import StepEvent
-from voicelab.engine.pipeline import Evolution, reference_stage, teacher_stage, validate_stage
+from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.preview import ProsodyPreview
-from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool, create_synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +40,10 @@ LEASE = timedelta(seconds=60)
 MAX_WALK_ATTEMPTS = 3
 RENEW_SECONDS = 15.0
 PREVIEW_SECONDS = 10.0  # a rendering and two pitch tracks: not on every improvement
+
+
+def _pipeline(run: DistillationRun) -> Pipeline:
+    return Pipeline(run.pipeline_config(), settings.VOICELAB_MODELS_DIR)
 
 
 def _unexpected(exc: Exception) -> str:
@@ -91,16 +93,14 @@ def prepare(*, run_id: int, worker: str) -> list[Job]:
     run.status, run.started_at = Status.RUNNING, run.started_at or timezone.now()
     run.save(update_fields=["status", "started_at"])
     announce(run)
-    config = run.pipeline_config()
     try:
         with _lease(DistillationRun, run.pk, worker):
+            teacher = None
             if run.source == DistillationRun.Source.F5:
                 teacher = configured_teacher(
                     reference_audio=run.reference_audio.path, reference_text=run.reference_text
                 )
-                teacher_stage(config, teacher, style_sentences(styles=config.styles))
-            else:
-                reference_stage(config, labeled_clips(styles=config.styles))
+            build_references(_pipeline(run), teacher=teacher)
     except CLEAR_ERRORS as exc:
         _fail(run, f"Stage 1: {exc}")
         return []
@@ -218,15 +218,10 @@ def evolve(*, style_run_id: int, worker: str) -> list[Job]:
     style_run = StyleRun.objects.select_related("run").get(pk=style_run_id)
     run = style_run.run
     _update_run_status(run)
-    config = run.pipeline_config()
     try:
-        assets = require(settings.VOICELAB_MODELS_DIR)
-        with (
-            _lease(StyleRun, style_run.pk, style_run.worker),
-            SynthesisPool(assets, SynthesisConfig.for_device(throughput=True)) as pool,
-        ):
-            evolution = Evolution(config, assets, pool)
-            watcher = _Watcher(style_run, ProsodyPreview(run.paths, style_run.style, pool.synthesize_many))
+        with _lease(StyleRun, style_run.pk, style_run.worker), _pipeline(run).evolution() as evolution:
+            preview = ProsodyPreview(run.paths, style_run.style, evolution.pool.synthesize_many)
+            watcher = _Watcher(style_run, preview)
             state = evolution.run(
                 style_run.style,
                 resume=evolution.checkpoint(style_run.style).is_file(),
@@ -321,9 +316,7 @@ def validate(*, run_id: int, worker: str) -> None:
         return
     try:
         with _lease(DistillationRun, run.pk, worker):
-            assets = require(settings.VOICELAB_MODELS_DIR)
-            synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
-            report = validate_stage(run.pipeline_config(), synthesizer)
+            report = _pipeline(run).validate()
     except CLEAR_ERRORS as exc:
         return _fail(run, f"Stage 3: {exc}")
     except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db.models import F, QuerySet
 
 from labeling.models import Sentence
 from voicelab.engine.audio import AudioError, read_audio
+from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.reference import MIN_SECONDS, PAUSE_SECONDS, Clip
+from voicelab.engine.teacher import Teacher
 
 
 def _in_style_takes(styles: tuple[str, ...]) -> QuerySet[Sentence]:
@@ -29,6 +32,15 @@ def labeled_clips(*, styles: tuple[str, ...]) -> dict[str, list[Clip]]:
             continue  # a take whose file went missing is simply not material
         clips[take.style].append(Clip(audio.samples, audio.sample_rate, sentence.text, take.quality_score or 0.0))
     return clips
+
+
+def build_references(pipeline: Pipeline, *, teacher: Teacher | None = None) -> dict[str, Path]:
+    """Stage 1 for the pipeline's styles: from the teacher when there is one, else from the
+    labeled takes. The one place the CLI and the workers both take Stage 1's input from."""
+    styles = pipeline.config.styles
+    if teacher is not None:
+        return pipeline.teach(teacher, style_sentences(styles=styles))
+    return pipeline.reference(labeled_clips(styles=styles))
 
 
 @dataclass(frozen=True)

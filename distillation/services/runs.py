@@ -24,7 +24,7 @@ from voicelab.engine.audio import read_audio
 from voicelab.engine.config import PipelineConfig, get_style
 from voicelab.engine.deploy import DeployReport
 from voicelab.engine.errors import EngineError
-from voicelab.engine.pipeline import deploy_stage
+from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.prosody import speech_frames
 from voicelab.engine.validation import ValidationReport
 
@@ -154,8 +154,7 @@ def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:
     """Stage 4: the run's validated voices to the TTS service (failing styles only with ``force``)."""
     if run.report is None:
         raise LaunchRefused(f"Run {run.pk} has no validation report yet: nothing to deploy.")
-    report = deploy_stage(
-        run.pipeline_config(),
+    report = Pipeline(run.pipeline_config(), settings.VOICELAB_MODELS_DIR).deploy(
         ValidationReport.from_dict(run.report),
         target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR,
         env_file=settings.VOICELAB_ENV_FILE,

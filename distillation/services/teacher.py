@@ -6,32 +6,35 @@ from pathlib import Path
 
 from django.conf import settings
 
-from voicelab.engine.teacher import F5Teacher, HttpTeacher, Teacher, TeacherError
+from voicelab.engine.teacher import Teacher, TeacherSource
 
-NOT_CONFIGURED = (
-    "No F5-TTS teacher is configured on this lab: set VOICELAB_TEACHER_URL to a teacher server, "
-    "or VOICELAB_F5_CHECKPOINT and VOICELAB_F5_VOCODER to local files for f5-tts in a GPU worker."
-)
+
+def lab_teacher_source() -> TeacherSource:
+    """The server when ``VOICELAB_TEACHER_URL`` is set, else f5-tts from the configured files."""
+    return TeacherSource(
+        url=settings.VOICELAB_TEACHER_URL,
+        checkpoint=Path(settings.VOICELAB_F5_CHECKPOINT) if settings.VOICELAB_F5_CHECKPOINT else None,
+        vocoder=Path(settings.VOICELAB_F5_VOCODER) if settings.VOICELAB_F5_VOCODER else None,
+    )
 
 
 def teacher_problem() -> str:
     """Why a run cannot use the F5 teacher here; empty when it can."""
-    if settings.VOICELAB_TEACHER_URL or (settings.VOICELAB_F5_CHECKPOINT and settings.VOICELAB_F5_VOCODER):
-        return ""
-    return NOT_CONFIGURED
+    return lab_teacher_source().problem()
 
 
-def configured_teacher(*, reference_audio: str | Path, reference_text: str) -> Teacher:
-    """The server when one is set (it is sent the voice to clone), else f5-tts in process."""
-    if settings.VOICELAB_TEACHER_URL:
-        return HttpTeacher(
-            settings.VOICELAB_TEACHER_URL, reference_audio=Path(reference_audio), reference_text=reference_text
-        )
-    if settings.VOICELAB_F5_CHECKPOINT and settings.VOICELAB_F5_VOCODER:
-        return F5Teacher(
-            checkpoint=Path(settings.VOICELAB_F5_CHECKPOINT),
-            vocoder=Path(settings.VOICELAB_F5_VOCODER),
-            reference_audio=Path(reference_audio),
-            reference_text=reference_text,
-        )
-    raise TeacherError(NOT_CONFIGURED)
+def configured_teacher(
+    *,
+    reference_audio: str | Path | None,
+    reference_text: str,
+    url: str | None = None,
+    checkpoint: Path | None = None,
+    vocoder: Path | None = None,
+) -> Teacher:
+    """The lab's teacher, cloning ``reference_audio`` (sent along to a teacher server); the
+    CLI's flags (``url``, ``checkpoint``, ``vocoder``) take the place of the lab's settings."""
+    lab = lab_teacher_source()
+    source = TeacherSource(url=url or lab.url, checkpoint=checkpoint or lab.checkpoint, vocoder=vocoder or lab.vocoder)
+    return source.teacher(
+        reference_audio=Path(reference_audio) if reference_audio else None, reference_text=reference_text
+    )

@@ -11,7 +11,14 @@ import pyloudnorm
 import pytest
 
 from voicelab.engine.reference import SAMPLE_RATE
-from voicelab.engine.teacher import F5Teacher, HttpTeacher, TeacherError, teacher_reference
+from voicelab.engine.teacher import (
+    NOT_CONFIGURED,
+    F5Teacher,
+    HttpTeacher,
+    TeacherError,
+    TeacherSource,
+    teacher_reference,
+)
 
 SENTENCES = [
     "Buenos días, gracias por llamar a nuestro servicio.",
@@ -131,3 +138,16 @@ def test_f5_in_process_on_a_tiny_random_model(tmp_path: Path, espeak_wav: Callab
     slow, _ = teacher.speak("Gracias por su llamada.", speed=0.5)
     assert rate == SAMPLE_RATE and normal.dtype == np.float32 and np.isfinite(normal).all()
     assert len(slow) > 1.5 * len(normal) > 0  # F5 sizes its output by speed: half the speed, twice the length
+
+
+def test_a_teacher_source_says_what_it_lacks(tmp_path: Path) -> None:
+    assert TeacherSource().problem() == NOT_CONFIGURED
+    with pytest.raises(TeacherError, match="No F5-TTS teacher is configured"):
+        TeacherSource(checkpoint=tmp_path / "model.pt").teacher(reference_audio=None, reference_text="")
+    in_process = TeacherSource(checkpoint=tmp_path / "model.pt", vocoder=tmp_path)
+    assert in_process.problem() == ""
+    with pytest.raises(TeacherError, match="needs the voice to clone"):
+        in_process.teacher(reference_audio=None, reference_text="")
+    server = TeacherSource(url="http://teacher:9000/", checkpoint=tmp_path / "model.pt")
+    teacher = server.teacher(reference_audio=None, reference_text="")
+    assert isinstance(teacher, HttpTeacher) and teacher.url == "http://teacher:9000"  # the server comes first

@@ -178,7 +178,7 @@ def test_a_bug_in_a_stage_fails_the_run_with_one_line_not_a_hung_run(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("segments")
 
-    monkeypatch.setattr(execution, "reference_stage", broken)
+    monkeypatch.setattr(execution, "build_references", broken)
     assert prepare(run_id=run.pk, worker="test@here") == []  # no walk may start
     run.refresh_from_db()
     assert run.status == Status.FAILED

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from distillation.models import DistillationRun, Status
 from distillation.services.execution import evolve, prepare, validate
-from distillation.services.teacher import NOT_CONFIGURED
+from voicelab.engine.teacher import NOT_CONFIGURED
 
 from .factories import make_run
 

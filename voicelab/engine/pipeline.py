@@ -1,4 +1,4 @@
-"""The four stages wired together, for the CLI and the Celery tasks alike.
+"""The four stages wired together (``Pipeline``), for the CLI and the Celery tasks alike.
 
 Each stage reads what the previous one wrote under ``PipelineConfig.paths``, so any
 stage can be run alone (``--stage evolve`` after ``--stage reference``) and a killed
@@ -7,14 +7,16 @@ evolution resumes from its checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from voicelab.engine.assets import ModelAssets
+from voicelab.engine.assets import ModelAssets, require
 from voicelab.engine.audio import read_audio, write_wav
 from voicelab.engine.config import PipelineConfig
 from voicelab.engine.deploy import DeployReport, deploy
@@ -23,7 +25,7 @@ from voicelab.engine.evolution import StepEvent, VoiceEvolver, WalkState
 from voicelab.engine.preview import listening_pair
 from voicelab.engine.reference import Clip, NotEnoughMaterial, Reference, build_reference, write_reference
 from voicelab.engine.scoring import FitnessScorer, Target
-from voicelab.engine.synthesis import SynthesisPool, Synthesizer
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool, create_synthesizer
 from voicelab.engine.teacher import Teacher, teacher_reference
 from voicelab.engine.tts_client import TTSClient
 from voicelab.engine.validation import ValidationReport, validate
@@ -50,16 +52,6 @@ def _write_references(config: PipelineConfig, make: Callable[[str], Reference]) 
         write_reference(reference, path)
         written[style] = path
     return written
-
-
-def reference_stage(config: PipelineConfig, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Path]:
-    """Stage 1 from labeled recordings: the best validated takes of each style."""
-    return _write_references(config, lambda style: build_reference(clips.get(style, ())))
-
-
-def teacher_stage(config: PipelineConfig, teacher: Teacher, sentences: Mapping[str, Sequence[str]]) -> dict[str, Path]:
-    """Stage 1 from a teacher (F5-TTS): each style's sentences at its speed."""
-    return _write_references(config, lambda style: teacher_reference(teacher, style, sentences.get(style, ())))
 
 
 def load_target(config: PipelineConfig, style: str) -> Target:
@@ -128,57 +120,84 @@ class Evolution:
         return path
 
 
-def validate_stage(config: PipelineConfig, synthesizer: Synthesizer) -> ValidationReport:
-    """Stage 3 over the evolved voices; the report is also written to its JSON file."""
-    voices = {}
-    for style in config.styles:
-        path = config.paths.evolved_voice(style)
-        if not path.is_file():
-            raise PipelineError(f"No evolved voice for {style} at {path}: run the evolve stage first.")
-        voices[style] = load_voice(path)
-    targets = {style: load_target(config, style) for style in config.styles}
-    report_path = config.paths.validation_report()
-    out_dir = report_path.parent
-    speak = synthesizer.synthesize
-    report = validate(
-        voices=voices,
-        targets=targets,
-        speak=speak,
-        thresholds=config.thresholds,
-        out_dir=out_dir,
-        listening={
-            style: listening_pair(config.paths, style, voice, speak, out_dir) for style, voice in voices.items()
-        },
-    )
-    report.write(report_path)
-    return report
+@dataclass
+class Pipeline:
+    """The four stages over one configuration and one models folder, for the CLI and the
+    Celery tasks alike (as kokoro's ``KPipeline`` is one door to its parts). Each stage
+    reads what the one before wrote under ``config.paths``; models load when a stage
+    first needs them.
+    """
 
+    config: PipelineConfig
+    models_dir: Path
 
-def read_report(config: PipelineConfig) -> ValidationReport:
-    """The report Stage 3 wrote, for a deploy run on its own (``--stage deploy``)."""
-    report_path = config.paths.validation_report()
-    if not report_path.is_file():
-        raise PipelineError(f"No validation report at {report_path}: run the validate stage first.")
-    return ValidationReport.read(report_path)
+    @cached_property
+    def assets(self) -> ModelAssets:
+        return require(self.models_dir)
 
+    # ---- Stage 1 --------------------------------------------------------------------------
 
-def deploy_stage(
-    config: PipelineConfig,
-    report: ValidationReport,
-    *,
-    target_dir: Path,
-    env_file: Path,
-    force: bool,
-    tts: TTSClient | None,
-) -> DeployReport:
-    """Stage 4: the styles Stage 3 judged (those failing it only with ``force``)."""
-    styles = [style for style in config.styles if style in report.styles]
-    return deploy(
-        evolved={style: config.paths.evolved_voice(style) for style in styles},
-        passed={style: report.styles[style].passed for style in styles},
-        target_dir=target_dir,
-        env_file=env_file,
-        active=styles[0] if styles else "",
-        force=force,
-        tts=tts,
-    )
+    def reference(self, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Path]:
+        """From labeled recordings: the best validated takes of each style."""
+        return _write_references(self.config, lambda style: build_reference(clips.get(style, ())))
+
+    def teach(self, teacher: Teacher, sentences: Mapping[str, Sequence[str]]) -> dict[str, Path]:
+        """From a teacher (F5-TTS): each style's sentences at its speed."""
+        return _write_references(self.config, lambda style: teacher_reference(teacher, style, sentences.get(style, ())))
+
+    # ---- Stage 2 --------------------------------------------------------------------------
+
+    @contextmanager
+    def evolution(self) -> Iterator[Evolution]:
+        """The walks' renderer, spread over processes on a CPU or batched on a GPU."""
+        with SynthesisPool(self.assets, SynthesisConfig.for_device(throughput=True)) as pool:
+            yield Evolution(self.config, self.assets, pool)
+
+    # ---- Stage 3 --------------------------------------------------------------------------
+
+    def validate(self) -> ValidationReport:
+        """Judge the evolved voices; the report is also written to its JSON file."""
+        config, assets = self.config, self.assets  # missing models first: nothing else can be judged
+        voices = {}
+        for style in config.styles:
+            path = config.paths.evolved_voice(style)
+            if not path.is_file():
+                raise PipelineError(f"No evolved voice for {style} at {path}: run the evolve stage first.")
+            voices[style] = load_voice(path)
+        speak = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False)).synthesize
+        report_path = config.paths.validation_report()
+        out_dir = report_path.parent
+        report = validate(
+            voices=voices,
+            targets={style: load_target(config, style) for style in config.styles},
+            speak=speak,
+            thresholds=config.thresholds,
+            out_dir=out_dir,
+            listening={style: listening_pair(config.paths, style, v, speak, out_dir) for style, v in voices.items()},
+        )
+        report.write(report_path)
+        return report
+
+    def written_report(self) -> ValidationReport:
+        """The report Stage 3 wrote, for a deploy run on its own (``--stage deploy``)."""
+        report_path = self.config.paths.validation_report()
+        if not report_path.is_file():
+            raise PipelineError(f"No validation report at {report_path}: run the validate stage first.")
+        return ValidationReport.read(report_path)
+
+    # ---- Stage 4 --------------------------------------------------------------------------
+
+    def deploy(
+        self, report: ValidationReport, *, target_dir: Path, env_file: Path, force: bool, tts: TTSClient | None
+    ) -> DeployReport:
+        """The styles Stage 3 judged to the TTS service (those failing it only with ``force``)."""
+        styles = [style for style in self.config.styles if style in report.styles]
+        return deploy(
+            evolved={style: self.config.paths.evolved_voice(style) for style in styles},
+            passed={style: report.styles[style].passed for style in styles},
+            target_dir=target_dir,
+            env_file=env_file,
+            active=styles[0] if styles else "",
+            force=force,
+            tts=tts,
+        )

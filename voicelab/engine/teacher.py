@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Protocol
@@ -154,6 +155,41 @@ class F5Teacher:
 
 def _quiet(*messages: object) -> None:
     """f5-tts reports every step through ``show_info``; a pipeline run has its own progress."""
+
+
+NOT_CONFIGURED = (
+    "No F5-TTS teacher is configured: give the URL of a teacher server (VOICELAB_TEACHER_URL, or "
+    "--tts-url on the command line), or local F5-TTS checkpoint and vocoder files for f5-tts in a GPU worker "
+    "(VOICELAB_F5_CHECKPOINT and VOICELAB_F5_VOCODER, or --f5-checkpoint and --f5-vocoder)."
+)
+
+
+@dataclass(frozen=True)
+class TeacherSource:
+    """Where a teacher comes from: a server, else F5-TTS in process from local files."""
+
+    url: str = ""
+    checkpoint: Path | None = None
+    vocoder: Path | None = None
+
+    def problem(self) -> str:
+        """Why no teacher can be built from this source; empty when one can."""
+        return "" if self.url or (self.checkpoint and self.vocoder) else NOT_CONFIGURED
+
+    def teacher(self, *, reference_audio: Path | None, reference_text: str) -> Teacher:
+        """The teacher cloning ``reference_audio`` (a server without one speaks in its own voice)."""
+        if self.url:
+            return HttpTeacher(self.url, reference_audio=reference_audio, reference_text=reference_text)
+        if not (self.checkpoint and self.vocoder):
+            raise TeacherError(NOT_CONFIGURED)
+        if reference_audio is None:
+            raise TeacherError("F5-TTS in process needs the voice to clone: its reference audio and transcript.")
+        return F5Teacher(
+            checkpoint=self.checkpoint,
+            vocoder=self.vocoder,
+            reference_audio=reference_audio,
+            reference_text=reference_text,
+        )
 
 
 def teacher_reference(teacher: Teacher, style: str, sentences: Sequence[str]) -> Reference:

@@ -5,22 +5,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from distillation.services.material import labeled_clips, style_sentences
+from distillation.services.material import build_references
+from distillation.services.teacher import configured_teacher
 from distillation.services.tts_keys import lab_tts_client
-from voicelab.engine.assets import require
 from voicelab.engine.config import STYLE_NAMES, PipelineConfig
 from voicelab.engine.errors import CLEAR_ERRORS
-from voicelab.engine.pipeline import (
-    Evolution,
-    PipelineError,
-    deploy_stage,
-    read_report,
-    reference_stage,
-    teacher_stage,
-    validate_stage,
-)
-from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool, create_synthesizer
-from voicelab.engine.teacher import F5Teacher, HttpTeacher, Teacher
+from voicelab.engine.evolution import StepEvent
+from voicelab.engine.pipeline import Evolution, Pipeline
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
 
@@ -65,37 +56,43 @@ class Command(BaseCommand):
         force: bool,
         output: Path,
         source: str,
+        tts_url: str | None,
+        reference_audio: Path | None,
+        reference_text: str,
+        f5_checkpoint: Path | None,
+        f5_vocoder: Path | None,
         **options: object,
     ) -> None:
         overrides = {key: value for key, value in {"steps": steps, "seed": seed}.items() if value is not None}
         config = PipelineConfig.from_env(root=output, styles=tuple(styles or ()), **overrides)
+        pipeline = Pipeline(config, settings.VOICELAB_MODELS_DIR)
+        report = None
         if stage in ("all", "reference"):
-            if source == "f5" or options.get("tts_url"):
-                written = teacher_stage(config, self._teacher(**options), style_sentences(styles=config.styles))
-            else:
-                written = reference_stage(config, labeled_clips(styles=config.styles))
-            for style, path in written.items():
+            teacher = None
+            if source == "f5" or tts_url:
+                teacher = configured_teacher(
+                    reference_audio=reference_audio,
+                    reference_text=reference_text,
+                    url=tts_url,
+                    checkpoint=f5_checkpoint,
+                    vocoder=f5_vocoder,
+                )
+            for style, path in build_references(pipeline, teacher=teacher).items():
                 self.stdout.write(f"Stage 1 {style}: {path}")
-        if stage in ("all", "evolve", "validate"):
-            assets = require(settings.VOICELAB_MODELS_DIR)
         if stage in ("all", "evolve"):
-            throughput = SynthesisConfig.for_device(throughput=True)
-            with SynthesisPool(assets, throughput) as pool:
-                evolution = Evolution(config, assets, pool)
+            with pipeline.evolution() as evolution:
                 for style in config.styles:
                     self._evolve(evolution, style, resume=resume)
         if stage in ("all", "validate"):
-            synthesizer = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False))
-            report = validate_stage(config, synthesizer)
+            report = pipeline.validate()
             for style, result in report.styles.items():
                 verdict = "passed" if result.passed else "FAILED"
                 checks = ", ".join(f"{k} {c.value} (≥ {c.threshold})" for k, c in result.checks.items())
                 self.stdout.write(f"Stage 3 {style}: {verdict} — {checks}")
             self.stdout.write(f"Report: {config.paths.validation_report()}")
         if stage in ("all", "deploy"):
-            result = deploy_stage(
-                config,
-                report if stage == "all" else read_report(config),
+            result = pipeline.deploy(
+                report or pipeline.written_report(),
                 target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR,
                 env_file=settings.VOICELAB_ENV_FILE,
                 force=force,
@@ -108,32 +105,11 @@ class Command(BaseCommand):
             for warning in result.warnings:
                 self.stderr.write(self.style.WARNING(warning))
 
-    @staticmethod
-    def _teacher(
-        *,
-        tts_url: str | None,
-        reference_audio: Path | None,
-        reference_text: str,
-        f5_checkpoint: Path | None,
-        f5_vocoder: Path | None,
-        **options: object,
-    ) -> Teacher:
-        if tts_url:
-            return HttpTeacher(tts_url)
-        if not (reference_audio and f5_checkpoint and f5_vocoder):
-            raise PipelineError(
-                "The F5 teacher needs --reference-audio, --reference-text, --f5-checkpoint and --f5-vocoder "
-                "(local files; nothing is downloaded), or --tts-url of a teacher server."
-            )
-        return F5Teacher(
-            checkpoint=f5_checkpoint, vocoder=f5_vocoder, reference_audio=reference_audio, reference_text=reference_text
-        )
-
     def _evolve(self, evolution: Evolution, style: str, *, resume: bool) -> None:
         total = evolution.config.evolution.steps
         with tqdm(total=total, desc=f"evolve {style}", unit="step", disable=os.environ.get("CI") == "true") as bar:
 
-            def progress(event) -> None:  # noqa: ANN001
+            def progress(event: StepEvent) -> None:
                 bar.n = event.step
                 bar.set_postfix(best=f"{event.best_score:.2f}", score=f"{event.score:.2f}", refresh=False)
                 bar.refresh()
