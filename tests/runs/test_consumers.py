@@ -151,6 +151,7 @@ def test_a_long_walk_is_stored_sampled_but_keeps_every_improvement(operator) -> 
     assert stored == sorted(stored)
 
 
+@pytest.mark.usefixtures("redis")  # channels_redis itself, the lab's layer
 def test_a_socket_idle_longer_than_redis_blocking_reads_still_hears_the_run(client: Client, operator) -> None:
     """channels_redis blocks 5 s on each read; a client timeout as short would kill idle sockets."""
     run = make_run(operator)
