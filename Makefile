@@ -1,9 +1,10 @@
-# Voice Lab: `make run` sets everything up and starts the lab; `make test` runs the whole suite.
+# Voice Lab: `make run` sets everything up and starts the lab; `make test` runs the whole suite,
+# `make test-fast` the tests that need no model, browser, worker process nor Redis (about 2 minutes).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint setup models clean
+.PHONY: run test test-fast lint setup models clean
 
 run: setup models
 	$(BIN)/python manage.py runlab
@@ -11,6 +12,11 @@ run: setup models
 test: lint models
 	./scripts/system-deps.sh espeak-ng chromium
 	$(BIN)/python -m pytest
+
+# The markers are set from the fixtures a test uses (tests/conftest.py).
+test-fast: lint
+	./scripts/system-deps.sh espeak-ng
+	$(BIN)/python -m pytest -m "not (models or browser or worker or redis or slow)"
 
 # ruff (lint and format) and the import contracts in pyproject.toml.
 lint: setup

@@ -33,6 +33,25 @@ SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared"
 SHARVARD_FILE = SHARED_DIR / "corpus" / "sharvard_sentences.txt"
 
 
+# Markers that follow from the fixtures a test uses, directly or through other fixtures, so a
+# new test is marked by what it needs without anyone remembering (``make test-fast`` leaves
+# these out). Every Kokoro synthesizer, voice and pipeline fixture starts from ``kokoro_assets``.
+MARKERS_BY_FIXTURE = {
+    "kokoro_assets": "models",
+    "browser": "browser",
+    "labeling_worker": "worker",
+    "distiller": "worker",
+    "beat": "worker",
+    "redis_server": "redis",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in MARKERS_BY_FIXTURE.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(MARKERS_BY_FIXTURE[fixture])
+
+
 class SessionRedis:
     """The session's embedded Redis, which a fault test may stop and start again (same port,
     same append-only file, so what was queued survives as it would in the lab)."""

@@ -21,7 +21,7 @@ from .lab import ANNOTATOR_PASSWORD, VALIDATION_TIMEOUT, latest_take, sentence, 
 from .processes import LabProcess
 from .workspace import LOGIN_PATH, WORKSPACE_PATH, Workspace
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CALL_CENTER = "lista_call_center"
 LIVE_TIMEOUT_MS = VALIDATION_TIMEOUT * 1000

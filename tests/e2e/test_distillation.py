@@ -16,7 +16,7 @@ from .conftest import Worker
 from .processes import wait_until
 from .runs import RunSocket
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 FINISHED = ("succeeded", "failed", "cancelled")
 

@@ -18,7 +18,7 @@ from .conftest import Worker
 from .lab import ANNOTATOR_PASSWORD, OPERATOR_PASSWORD
 from .workspace import Workspace
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from .conftest import Worker
 from .lab import latest_take, sentence, wait_for_validation
 from .processes import LabProcess, wait_until
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # Generous: after a fault the worker reconnects, and the sweep runs every 2 s.
 RECOVERY_TIMEOUT = 180.0

@@ -17,7 +17,7 @@ from labeling.tasks import queue_validation, validate_recording
 from .lab import sentence, wait_for_validation
 from .processes import LabProcess
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 UploadFactory = Callable[..., SimpleUploadedFile]
 

@@ -37,6 +37,7 @@ def _run(command: list[str], *, cache_root: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # twelve processes compiling librosa's gufuncs on a cold cache: minutes
 @pytest.mark.timeout(900)
 def test_take_analyses_started_apart_on_one_cold_cache_never_crash(
     espeak_wav: Callable[..., Path], greeting_text: str, tmp_path: Path
