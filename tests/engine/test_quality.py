@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 
 from voicelab.engine import quality
 from voicelab.engine.audio import Audio, resample
-from voicelab.engine.config import STYLE_NAMES, UnknownStyleError
+from voicelab.engine.config import STYLE_NAMES, UnknownStyleError, get_style
 from voicelab.engine.prosody import Prosody, analyze_prosody
 from voicelab.engine.quality import (
     assess_take,
@@ -230,6 +230,28 @@ def test_style_thresholds(style: str, changes: dict[str, float], missed: set[str
     findings = compare_to_style(replace(BASELINE, **changes), style, BASELINE)
     assert codes(findings) == missed
     assert all(0.05 <= finding.penalty <= 0.15 and not finding.fatal for finding in findings)
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_every_style_has_rules_and_the_take_check_applies_each(style: str) -> None:
+    """A take off in both directions (every trait halved, then doubled) misses each rule of the
+    style once or more, and every finding is a message about that style's measurements."""
+    spec = get_style(style)
+    assert spec.rules
+    assert {rule.feature for rule in spec.rules} <= {field.name for field in fields(Prosody)}
+    findings = [
+        finding
+        for factor in (0.5, 2.0)
+        for finding in compare_to_style(
+            replace(BASELINE, **{field.name: getattr(BASELINE, field.name) * factor for field in fields(Prosody)}),
+            style,
+            BASELINE,
+        )
+    ]
+    for rule in spec.rules:
+        opening = rule.message.split("{")[0]  # the words before the first measurement
+        assert any(f.code == rule.code and f.message.startswith(opening) for f in findings), rule
+    assert all("{" not in f.message and f"{spec.label} takes" in f.message for f in findings)
 
 
 def test_unmeasured_trait_is_not_held_against_the_speaker() -> None:

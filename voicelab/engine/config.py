@@ -10,97 +10,17 @@ from typing import Any
 
 from voicelab.engine.errors import EngineError
 
-
-@dataclass(frozen=True)
-class StyleSpec:
-    """One call-center speaking style, as the pipeline description defines it."""
-
-    name: str
-    label: str
-    description: str
-    use: str
-    f5_speed: float
-    recording_guide: str
-    # Stage 3 judges each voice on phrases of its own kind that evolution never rendered.
-    held_out: tuple[str, ...] = ()
-
-
-STYLES: dict[str, StyleSpec] = {
-    spec.name: spec
-    for spec in (
-        StyleSpec(
-            name="neutral",
-            label="Neutral",
-            description="Tono informativo estándar",
-            use="Datos, números, información factual",
-            f5_speed=1.0,
-            recording_guide="Ritmo constante, tono medio, sin inflexiones marcadas",
-            held_out=(
-                "Su factura de este mes asciende a cuarenta y dos euros con quince céntimos.",
-                "El plazo de entrega es de tres a cinco días laborables.",
-                "Le llamamos para confirmar su cita del próximo martes a las diez.",
-            ),
-        ),
-        StyleSpec(
-            name="amable",
-            label="Amable",
-            description="Tono cálido y acogedor",
-            use="Saludos, despedidas, bienvenidas",
-            f5_speed=0.95,
-            recording_guide="Tono más alto, ritmo ligeramente más lento, inflexión ascendente",
-            held_out=(
-                "Muy buenas tardes, es un placer saludarle de nuevo.",
-                "Bienvenido a nuestro servicio, estamos encantados de atenderle.",
-                "Que tenga un día estupendo, hasta la próxima.",
-            ),
-        ),
-        StyleSpec(
-            name="empatico",
-            label="Empático",
-            description="Tono comprensivo",
-            use="Disculpas, problemas, frustración",
-            f5_speed=0.90,
-            recording_guide="Tono suave, pausas más largas, ritmo más lento",
-            held_out=(
-                "Siento mucho las molestias; ya hemos enviado a un técnico a su domicilio.",
-                "Entiendo perfectamente su preocupación y voy a ayudarle a resolverlo.",
-                "Lamentamos de verdad que haya tenido que esperar tanto tiempo.",
-            ),
-        ),
-        StyleSpec(
-            name="profesional",
-            label="Profesional",
-            description="Tono formal y seguro",
-            use="Procesos, políticas, confirmaciones",
-            f5_speed=1.05,
-            recording_guide="Tono firme, ritmo ligeramente más rápido, articulación clara",
-            held_out=(
-                "Para continuar, indíquenos el número de contrato que figura en su factura.",
-                "Según nuestra política, la devolución se tramita en un plazo de catorce días.",
-                "Queda registrada su solicitud con el número de referencia cuatro siete dos.",
-            ),
-        ),
-    )
-}
-
-STYLE_NAMES: tuple[str, ...] = tuple(STYLES)
+# The styles are defined in styles.py, next to the rules takes are checked by (quality.py
+# reads them, and config must not import quality); they are imported from here too.
+from voicelab.engine.styles import STYLE_NAMES as STYLE_NAMES
+from voicelab.engine.styles import STYLES as STYLES
+from voicelab.engine.styles import StyleSpec as StyleSpec
+from voicelab.engine.styles import UnknownStyleError as UnknownStyleError
+from voicelab.engine.styles import get_style as get_style
 
 
 class ConfigError(EngineError):
     """Settings that cannot be run: a stored record this version does not read."""
-
-
-class UnknownStyleError(EngineError):
-    """A style name outside the four the pipeline knows."""
-
-
-def get_style(name: str) -> StyleSpec:
-    """Return the style called ``name`` or raise a message a person understands."""
-    try:
-        return STYLES[name]
-    except KeyError:
-        known = ", ".join(STYLE_NAMES)
-        raise UnknownStyleError(f"Unknown style {name!r}: choose one of {known}.") from None
 
 
 # --- the distillation pipeline ------------------------------------------------------------

@@ -17,8 +17,8 @@ import librosa
 import numpy as np
 
 from voicelab.engine.audio import MIN_SAMPLE_RATE, MIN_SAMPLE_RATE_FATAL, Audio
-from voicelab.engine.config import get_style
 from voicelab.engine.prosody import Prosody, analyze_prosody, speech_frames
+from voicelab.engine.styles import get_style
 
 # Below one second there is too little speech to score ("Duracion Minima Audio >= 1.0s").
 MIN_DURATION_SECONDS = 1.0
@@ -237,17 +237,6 @@ _SIGNAL_CHECKS: tuple[Callable[[SignalReport], Finding | None], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class _StyleRule:
-    """One trait of a style, tested as (take value, baseline value) -> in style."""
-
-    code: str
-    feature: str  # a Prosody field
-    passes: Callable[[float, float], bool]
-    penalty: float
-    message: str  # formatted with {value}, {baseline} and {style}
-
-
 # How each feature reads in a message.
 _FEATURE_FORMATS: dict[str, str] = {
     "pitch_mean": "{:.0f} Hz",
@@ -256,98 +245,6 @@ _FEATURE_FORMATS: dict[str, str] = {
     "energy_mean_db": "{:.1f} dB",
     "speech_rate": "{:.1f} syllables per second",
     "pause_ratio": "{:.0%}",
-}
-
-# The recording guide of each style, as measurable traits (see config.STYLES).
-_STYLE_RULES: dict[str, tuple[_StyleRule, ...]] = {
-    "amable": (  # higher pitch, slightly slower, rising inflection
-        _StyleRule(
-            code="pitch_not_higher",
-            feature="pitch_mean",
-            passes=lambda take, base: take >= 1.03 * base,
-            penalty=0.15,
-            message="Pitch {value} is not clearly higher than your neutral takes ({baseline}); "
-            "{style} takes should sound higher.",
-        ),
-        _StyleRule(
-            code="not_slower",
-            feature="speech_rate",
-            passes=lambda take, base: take <= base,
-            penalty=0.1,
-            message="Speech rate {value} is not slower than your neutral takes ({baseline}); "
-            "{style} takes should be slightly slower.",
-        ),
-        _StyleRule(
-            code="no_rising_end",
-            feature="pitch_end_slope",
-            passes=lambda take, base: take > 0,
-            penalty=0.05,
-            message="The pitch does not rise at the end ({value}; your neutral takes: {baseline}); "
-            "{style} takes should end with a rising inflection.",
-        ),
-    ),
-    "empatico": (  # soft tone, longer pauses, slower
-        _StyleRule(
-            code="not_softer",
-            feature="energy_mean_db",
-            passes=lambda take, base: take <= base - 1.5,
-            penalty=0.1,
-            message="The voice level {value} is not softer than your neutral takes ({baseline}); "
-            "{style} takes should be at least 1.5 dB quieter.",
-        ),
-        _StyleRule(
-            code="pauses_not_longer",
-            feature="pause_ratio",
-            passes=lambda take, base: take > base,
-            penalty=0.1,
-            message="Pauses fill {value} of the speech, no more than in your neutral takes "
-            "({baseline}); {style} takes should have longer pauses.",
-        ),
-        _StyleRule(
-            code="not_slower",
-            feature="speech_rate",
-            passes=lambda take, base: take <= 0.97 * base,
-            penalty=0.1,
-            message="Speech rate {value} is not slower than your neutral takes ({baseline}); "
-            "{style} takes should be slower.",
-        ),
-    ),
-    "profesional": (  # firm tone, slightly faster
-        _StyleRule(
-            code="not_firm",
-            feature="energy_mean_db",
-            passes=lambda take, base: take >= base - 1.0,
-            penalty=0.1,
-            message="The voice level {value} is weaker than your neutral takes ({baseline}); "
-            "{style} takes should sound firm.",
-        ),
-        _StyleRule(
-            code="not_faster",
-            feature="speech_rate",
-            passes=lambda take, base: take >= 1.03 * base,
-            penalty=0.1,
-            message="Speech rate {value} is not faster than your neutral takes ({baseline}); "
-            "{style} takes should be slightly faster.",
-        ),
-    ),
-    "neutral": (  # constant rhythm, medium tone, no marked inflections
-        _StyleRule(
-            code="not_steady",
-            feature="pitch_std",
-            passes=lambda take, base: take <= 1.3 * base,
-            penalty=0.1,
-            message="The pitch varies by {value}, much more than in your other neutral takes "
-            "({baseline}); {style} takes should keep a steady tone.",
-        ),
-        _StyleRule(
-            code="not_steady",
-            feature="speech_rate",
-            passes=lambda take, base: 0.85 * base <= take <= 1.15 * base,
-            penalty=0.1,
-            message="Speech rate {value} is more than 15% away from your other neutral takes "
-            "({baseline}); {style} takes should keep a constant rhythm.",
-        ),
-    ),
 }
 
 
@@ -370,7 +267,7 @@ def compare_to_style(prosody: Prosody, style: str, baseline: Prosody | None) -> 
             )
         ]
     findings: list[Finding] = []
-    for rule in _STYLE_RULES[style]:
+    for rule in spec.rules:
         value, base = getattr(prosody, rule.feature), getattr(baseline, rule.feature)
         if value is None or base is None or rule.passes(value, base):
             continue
