@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
 from celery import shared_task
@@ -41,11 +42,16 @@ def queue_validation(recording_id: int) -> bool:
     return True
 
 
+def queue_validations(recording_ids: Iterable[int]) -> int:
+    """``queue_validation`` of each take; how many are on the queue now."""
+    return sum(queue_validation(pk) for pk in recording_ids)
+
+
 @shared_task(ignore_result=True)
 def queue_pending_takes() -> int:
     """The sweep: queue every take left pending (never queued, or its worker died)."""
     stale_after = timedelta(seconds=settings.VOICELAB_PENDING_REQUEUE_SECONDS)
-    queued = sum(queue_validation(pk) for pk in selectors.takes_to_queue(stale_after=stale_after))
+    queued = queue_validations(selectors.takes_to_queue(stale_after=stale_after))
     if queued:
         log.warning("Queued the validation of %d pending take(s) again.", queued)
     return queued

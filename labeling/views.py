@@ -21,7 +21,7 @@ from labeling.services.corpus import SHARVARD_ATTRIBUTION
 from labeling.services.exchange import ExchangeError, export_records, import_export, write_export_zip
 from labeling.services.labels import apply_suggestions, set_style_label
 from labeling.services.takes import add_take
-from labeling.tasks import queue_validation
+from labeling.tasks import queue_validation, queue_validations
 from voicelab.engine.config import STYLES
 from voicelab.engine.errors import EngineError
 from voicelab.responses import error_response, form_error, not_found_as_message
@@ -37,6 +37,9 @@ def _sentence(sentence_id: str, *related: str) -> Sentence:
 
 WAITING_FOR_WORKER = (
     "Saved. The validation queue cannot be reached right now: the take will be validated when it is back."
+)
+WAITING_FOR_WORKER_IMPORT = (
+    "The validation queue cannot be reached right now: the imported takes will be validated when it is back."
 )
 
 
@@ -206,6 +209,8 @@ def import_labels(request: HttpRequest) -> HttpResponse:
     except ExchangeError as exc:
         return error_response(request, "Nothing was imported: " + "; ".join(exc.problems[:20]))
     messages.success(request, f"Imported: {result.labels_changed} labels changed, {result.takes_added} takes added.")
+    if queue_validations(result.take_ids) < result.takes_added:
+        messages.warning(request, WAITING_FOR_WORKER_IMPORT)
     for warning in result.warnings[:20]:
         messages.warning(request, warning)
     return redirect("labeling:workspace")

@@ -17,19 +17,19 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import Max
-from django.utils import timezone
 
-from labeling.models import Recording, Sentence, StyleLabel, take_upload_path
+from labeling.models import Recording, Sentence, StyleLabel
 from labeling.services.labels import set_style_label
-from labeling.services.takes import promote_take
-from voicelab.engine.audio import Audio, AudioError, read_audio
+from labeling.services.takes import TakeRejected, add_take, read_take_audio
 from voicelab.engine.config import STYLES
 
 EXPORT_JSON = "voicelab_export.json"
 METADATA_CSV = "metadata.csv"
 WAVS_DIR = "wavs"
+# Who an imported take was recorded by is not in the export.
+IMPORTED_SPEAKER = "imported"
 
 
 class ExchangeError(ValueError):
@@ -102,8 +102,13 @@ def write_export_zip(target: BinaryIO) -> int:
 @dataclass
 class ImportResult:
     labels_changed: int = 0
-    takes_added: int = 0
+    # The takes added, pending their validation: the caller queues them, as it does an upload.
+    take_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def takes_added(self) -> int:
+        return len(self.take_ids)
 
 
 def _check_record(index: int, record: object, sentences: dict[str, Sentence]) -> list[str]:
@@ -154,18 +159,20 @@ def _read_archive(data: bytes) -> tuple[list[dict], dict[str, bytes]]:
     return records, wavs
 
 
-def _decode_wavs(wavs: dict[str, bytes], records: list[dict]) -> tuple[dict[str, Audio], list[str]]:
-    """Decode every WAV the records refer to; a file that is not usable audio is a problem."""
-    decoded: dict[str, Audio] = {}
+def _upload(path: str, data: bytes) -> SimpleUploadedFile:
+    """A WAV of the archive as ``add_take`` receives a file."""
+    return SimpleUploadedFile(Path(path).name, data)
+
+
+def _check_wavs(wavs: dict[str, bytes], records: list[dict]) -> list[str]:
+    """Every WAV the records refer to that an upload of it would refuse, and why."""
     problems: list[str] = []
-    for record in records:
-        path = (record.get("recording") or {}).get("path")
-        if path in wavs and path not in decoded:
-            try:
-                decoded[path] = read_audio(wavs[path], max_seconds=settings.VOICELAB_MAX_TAKE_SECONDS)
-            except AudioError as exc:
-                problems.append(f"{path}: {exc}")
-    return decoded, problems
+    for path in {(record.get("recording") or {}).get("path") for record in records} & set(wavs):
+        try:
+            read_take_audio(_upload(path, wavs[path]))
+        except TakeRejected as exc:
+            problems.append(f"{path}: {exc}")
+    return sorted(problems)
 
 
 def _recorded_style(record: dict) -> str:
@@ -175,48 +182,43 @@ def _recorded_style(record: dict) -> str:
     return style if style in STYLES else record["style_label"]
 
 
-def _same_audio(take: Recording | None, data: bytes) -> bool:
-    if take is None:
-        return False
+def _has_audio(sentence: Sentence, data: bytes) -> bool:
+    """Whether the sentence's active take, or a take still pending its validation, is this audio:
+    an export imported again (validated or not yet) adds nothing."""
+    takes = [sentence.active_take, *sentence.takes.filter(status=Recording.Status.PENDING)]
+    return hashlib.sha256(data).digest() in {_digest(take) for take in takes if take is not None}
+
+
+def _digest(take: Recording) -> bytes | None:
     try:
-        existing = Path(take.audio.path).read_bytes()
-    except OSError:
-        return False
-    return hashlib.sha256(existing).digest() == hashlib.sha256(data).digest()
+        return hashlib.sha256(Path(take.audio.path).read_bytes()).digest()
+    except OSError:  # its file is gone: nothing to compare with
+        return None
 
 
-def _import_take(sentence: Sentence, record: dict, data: bytes, audio: Audio, user: AbstractBaseUser | None) -> bool:
-    if _same_audio(sentence.active_take, data):
-        return False
-    recording = record["recording"]
-    take = Recording(
+def _import_take(sentence: Sentence, record: dict, data: bytes, user: AbstractBaseUser | None) -> int | None:
+    """Add the record's take as an upload would be, pending its validation; its id (None when
+    the sentence has it already)."""
+    if _has_audio(sentence, data):
+        return None
+    path = record["recording"]["path"]
+    take = add_take(
         sentence=sentence,
+        upload=_upload(path, data),
+        user=user,
         style=_recorded_style(record),
-        take_number=(sentence.takes.aggregate(last=Max("take_number"))["last"] or 0) + 1,
-        original_name=Path(recording["path"]).name,
+        speaker=IMPORTED_SPEAKER,
         source=Recording.Source.IMPORT,
-        speaker="imported",
-        uploaded_by=user,
-        status=Recording.Status.VALID,
-        validated_at=timezone.now(),
-        duration_seconds=audio.duration,
-        sample_rate=audio.sample_rate,
-        quality_score=recording.get("quality_score"),
-        prosody=recording.get("prosody") or {},
     )
-    take.audio.name = take_upload_path(take, "")
-    target = Path(settings.MEDIA_ROOT) / take.audio.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    take.save()
-    promote_take(recording=take)
-    return True
+    return take.pk
 
 
 def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult:
     """Apply an export (zip or JSON) to this lab: labels, and takes whose audio it carries.
 
-    Every record is checked first; on any problem nothing at all is changed.
+    Every record and every WAV is checked first; on any problem nothing at all is changed.
+    The takes are added as uploads are, pending their validation: the caller queues
+    ``ImportResult.take_ids``, and each becomes the sentence's take once it validates.
     """
     records, wavs = _read_archive(data)
     ids = [r.get("sentence_id") for r in records if isinstance(r, dict) and isinstance(r.get("sentence_id"), str)]
@@ -224,7 +226,7 @@ def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult
     problems = [p for i, r in enumerate(records) for p in _check_record(i, r, sentences)]
     if problems:
         raise ExchangeError(problems)
-    audio, problems = _decode_wavs(wavs, records)
+    problems = _check_wavs(wavs, records)
     if problems:
         raise ExchangeError(problems)
 
@@ -240,8 +242,9 @@ def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult
                 )
                 result.labels_changed += 1
             recording = record.get("recording")
-            if recording and recording["path"] in audio:
+            if recording and recording["path"] in wavs:
                 sentence.refresh_from_db()
-                path = recording["path"]
-                result.takes_added += _import_take(sentence, record, wavs[path], audio[path], user)
+                take_id = _import_take(sentence, record, wavs[recording["path"]], user)
+                if take_id is not None:
+                    result.take_ids.append(take_id)
     return result

@@ -16,7 +16,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from labeling.models import Recording, Sentence, take_upload_path
-from voicelab.engine.audio import AudioError, accepted_extensions, read_audio, write_wav
+from voicelab.engine.audio import Audio, AudioError, accepted_extensions, read_audio, write_wav
 from voicelab.engine.config import get_style
 from voicelab.engine.errors import EngineError
 from voicelab.engine.prosody import Prosody
@@ -56,6 +56,20 @@ def _over_limit(size: int, limit: int) -> str:
     return f"The file is {amount} over the {limit / MEGABYTE:g} MB limit."
 
 
+def read_take_audio(upload: UploadedFile) -> Audio:
+    """The audio of a file that ``add_take`` would accept, else ``TakeRejected``: for a caller
+    that must know every file is usable before it adds any (an import, all or nothing)."""
+    check_audio_upload(upload)
+    return _decode_upload(upload)
+
+
+def _decode_upload(upload: UploadedFile) -> Audio:
+    try:
+        return read_audio(upload, max_seconds=settings.VOICELAB_MAX_TAKE_SECONDS)
+    except AudioError as exc:
+        raise TakeRejected(str(exc)) from None
+
+
 def _resolve_style(sentence: Sentence, style: str | None) -> str:
     style = style or sentence.style
     if not style:
@@ -75,16 +89,14 @@ def add_take(
 ) -> Recording:
     """Store a new take as 16-bit mono WAV, pending its validation (the caller queues it).
 
-    Nothing is written unless the file is readable audio within the limits; earlier
-    takes and the sentence's active take are left as they are until this one validates.
+    Every new take comes through here (uploaded, recorded in the browser, or imported), so
+    each is checked and validated alike. Nothing is written unless the file is readable audio
+    within the limits; earlier takes and the sentence's active take are left as they are
+    until this one validates.
     """
     check_audio_upload(upload)
     style = _resolve_style(sentence, style)
-    try:
-        audio = read_audio(upload, max_seconds=settings.VOICELAB_MAX_TAKE_SECONDS)
-    except AudioError as exc:
-        raise TakeRejected(str(exc)) from None
-
+    audio = _decode_upload(upload)
     with transaction.atomic():
         last = sentence.takes.aggregate(last=Max("take_number"))["last"] or 0
         recording = Recording(

@@ -18,7 +18,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from labeling.models import Recording, Sentence, StyleLabel
-from labeling.services.exchange import export_records, import_export, write_export_zip
+from labeling.services.exchange import ImportResult, export_records, import_export, write_export_zip
+from labeling.services.takes import validate_take
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +60,33 @@ def wipe(media_root: Path) -> None:
 
 def lab_state() -> tuple[int, int, list[dict]]:
     return StyleLabel.objects.count(), Recording.objects.count(), export_records()
+
+
+def scoreless(records: list[dict]) -> list[dict]:
+    """An export without its quality scores: each lab validates the takes it holds itself, and an
+    imported amable take is judged against the imported neutral one (the original had none)."""
+    return [
+        {**r, "recording": r["recording"] and {k: v for k, v in r["recording"].items() if k != "quality_score"}}
+        for r in records
+    ]
+
+
+def judged_by_style(sentence_id: str) -> bool:
+    """Whether the sentence's take was compared with its speaker's neutral takes."""
+    findings = Recording.objects.get(sentence__sentence_id=sentence_id).findings
+    return "no_baseline" not in {finding["code"] for finding in findings}
+
+
+def validate_all_pending() -> list[Recording]:
+    """What the worker does with the queued takes: validate each, oldest first."""
+    pending = Recording.objects.select_related("sentence").filter(status="pending").order_by("pk")
+    return [validate_take(recording=take) for take in pending]
+
+
+def import_and_validate(archive: bytes, user: User | None) -> ImportResult:
+    result = import_export(data=archive, user=user)
+    assert sorted(take.pk for take in validate_all_pending()) == sorted(result.take_ids)
+    return result
 
 
 def test_export_json_has_exactly_the_seed_format(lab: None, annotator_client: Client) -> None:
@@ -102,16 +130,25 @@ def test_round_trip_through_the_zip_gives_the_same_export(lab: None, media_root:
     result = import_export(data=archive, user=operator)
 
     assert (result.labels_changed, result.takes_added, result.warnings) == (4, 2, [])
-    assert export_records() == first
+    # The takes arrive as uploads do: pending, not exported, until the worker validates them.
+    assert set(Recording.objects.values_list("source", "status")) == {("import", "pending")}
+    assert all(r["recording"] is None for r in export_records())
+    validate_all_pending()
+
+    assert scoreless(export_records()) == scoreless(first)
+    assert judged_by_style("shcc-01") and not judged_by_style("shpg-01")
     for name in WAVS.values():
         assert (media_root / "recordings" / name).is_file()
     assert set(Recording.objects.values_list("source", "status")) == {("import", "valid")}
 
 
-def test_importing_twice_changes_nothing(lab: None, media_root: Path, operator: User) -> None:
+@pytest.mark.parametrize("validated_between", [False, True], ids=["still-pending", "validated"])
+def test_importing_twice_changes_nothing(lab: None, media_root: Path, operator: User, validated_between: bool) -> None:
     archive = export_zip()
     wipe(media_root)
     import_export(data=archive, user=operator)
+    if validated_between:
+        validate_all_pending()
     before = lab_state()
 
     result = import_export(data=archive, user=operator)
@@ -185,6 +222,25 @@ def test_a_zip_whose_wav_is_not_audio_is_refused(lab: None, media_root: Path, op
     assert not Recording.objects.filter(sentence__sentence_id="shcc-01").exists()
 
 
+def test_an_imported_take_is_validated_and_a_bad_one_rejected(lab: None, media_root: Path, operator: User) -> None:
+    """A take is judged by this lab's checks, not by the quality the export claims for it."""
+    with zipfile.ZipFile(io.BytesIO(export_zip())) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    silent = Recording.objects.get(sentence__sentence_id="shcc-04")  # the lab's rejected take
+    files["wavs/shcc-01_amable.wav"] = Path(silent.audio.path).read_bytes()
+    wipe(media_root)
+
+    result = import_and_validate(zip_of(files), operator)
+
+    assert result.takes_added == 2
+    takes = {take.sentence.sentence_id: take for take in Recording.objects.select_related("sentence")}
+    assert (takes["shcc-01"].status, takes["shcc-01"].grade) == ("rejected", "red")
+    assert "silent" in {finding["code"] for finding in takes["shcc-01"].findings}
+    assert takes["shpg-01"].status == "valid"
+    assert Sentence.objects.get(sentence_id="shcc-01").active_take is None
+    assert next(r for r in export_records() if r["sentence_id"] == "shcc-01")["recording"] is None
+
+
 def test_a_good_import_through_the_view_redirects_with_a_summary(
     lab: None, annotator_client: Client, media_root: Path
 ) -> None:
@@ -195,6 +251,9 @@ def test_a_good_import_through_the_view_redirects_with_a_summary(
     )
     assert response.redirect_chain == [("/labeling/", 302)]
     assert "Imported: 4 labels changed, 2 takes added." in response.content.decode()
+    # Queued for validation, as an upload is.
+    takes = Recording.objects.all()
+    assert len(takes) == 2 and all(take.status == "pending" and take.queued_at for take in takes)
 
 
 def test_export_and_import_commands(lab: None, media_root: Path, tmp_path: Path) -> None:
@@ -207,8 +266,10 @@ def test_export_and_import_commands(lab: None, media_root: Path, tmp_path: Path)
     out = StringIO()
     call_command("import_labels", str(target), stdout=out, stderr=StringIO())
 
-    assert "4 labels changed, 2 takes added." in out.getvalue()
-    assert export_records() == first
+    assert "4 labels changed, 2 takes added.\n2 of them queued for validation." in out.getvalue()
+    assert all(take.queued_at for take in Recording.objects.all())
+    validate_all_pending()
+    assert scoreless(export_records()) == scoreless(first)
 
 
 @pytest.mark.parametrize(("content", "message"), [(None, "Cannot read"), (b"[1]", "record 1 is not an object")])
@@ -231,6 +292,6 @@ def test_round_trip_after_relabeling_a_recorded_sentence(
     # Audio of another style is not handed out as this label's recording.
     assert next(r for r in first if r["sentence_id"] == "shcc-01")["recording"] is None
 
-    import_export(data=archive, user=operator)
+    import_and_validate(archive, operator)
 
     assert export_records() == first
