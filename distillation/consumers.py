@@ -16,7 +16,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
 
     The group is joined before the history is read, and the worker stores an event
     before sending it: every event is in the history or arrives afterwards. Events at
-    or before the last step already sent are dropped, so none arrives twice.
+    or before the last step already sent are dropped, so none arrives twice. This is the
+    one duplicate filter: the consumer knows what it sent its socket (the page, run.js,
+    draws what it gets), and any other client of the socket is spared duplicates too.
     """
 
     async def connect(self) -> None:

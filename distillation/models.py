@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from voicelab.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths
+from voicelab.engine.evolution import StepEvent
 from voicelab.engine.tts_keys import CLIENT, OPERATOR
 
 STYLE_CHOICES = [(name, name) for name in STYLE_NAMES]
@@ -145,7 +147,8 @@ class StyleRun(models.Model):
 
 
 class EvolutionStep(models.Model):
-    """One step of a walk, as the engine reported it. Sampled: see ``services.events``."""
+    """One step of a walk, as the engine reported it (a column per ``StepEvent`` field).
+    Sampled: see ``services.live``."""
 
     style_run = models.ForeignKey(StyleRun, on_delete=models.CASCADE, related_name="history")
     step = models.PositiveIntegerField()
@@ -165,18 +168,9 @@ class EvolutionStep(models.Model):
     def __str__(self) -> str:
         return f"step {self.step} of {self.style_run_id}"
 
-    def as_event(self) -> dict:
-        return {
-            "step": self.step,
-            "score": self.score,
-            "target": self.target,
-            "self_similarity": self.self_similarity,
-            "features": self.features,
-            "complete": self.complete,
-            "accepted": self.accepted,
-            "best_score": self.best_score,
-            "elapsed": self.elapsed,
-        }
+    def as_event(self) -> dict[str, float | int | bool]:
+        """The step as the worker sent it: ``StepEvent.as_dict()``."""
+        return {event_field.name: getattr(self, event_field.name) for event_field in fields(StepEvent)}
 
 
 class TTSApiKey(models.Model):

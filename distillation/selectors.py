@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from distillation.models import DistillationRun, Status, TTSApiKey
+from distillation.models import FINISHED, DistillationRun, Status, TTSApiKey
 from distillation.services.tts_keys import lab_tts_client
+from voicelab.engine.evolution import StepEvent
 from voicelab.engine.tts_client import TTSUnavailable
 from voicelab.engine.validation import ValidationReport
 
@@ -39,9 +42,46 @@ def as_seen(run: DistillationRun) -> DistillationRun:
     return run
 
 
-def files_url(run: DistillationRun) -> str:
-    """The URL prefix under which the run's files are served (``files/<path>``)."""
-    return reverse("distillation:artifact", args=[run.pk, "-"]).removesuffix("-")
+@dataclass(frozen=True)
+class Trace:
+    """One trace of a walk's score chart: a ``StepEvent`` field, its legend label and its look."""
+
+    key: str
+    label: str
+    color: str
+    mode: str = "lines"  # or "markers"
+    width: int = 1
+    axis: str = "y"  # "y2": the score's 0-1 components, on the right-hand axis
+
+
+# The live chart's traces, in drawing order.
+SCORE_TRACES = (
+    Trace("score", "score", "#9aa3b2", mode="markers", width=4),
+    Trace("best_score", "best so far", "#2f5bea", width=2),
+    Trace("target", "target similarity", "#1f9d55", axis="y2"),
+    Trace("self_similarity", "self-similarity", "#d98e04", axis="y2"),
+    Trace("features", "feature similarity", "#8b5cf6", axis="y2"),
+)
+PREVIEW_CLIPS = ("target", "best")
+
+
+def preview_urls(run: DistillationRun, style: str) -> dict[str, str | None]:
+    """Where the page plays a walk's A/B clips, by ``PREVIEW_CLIPS`` name."""
+    return {which: artifact_url(run, run.paths.preview_clip(style, which)) for which in PREVIEW_CLIPS}
+
+
+def run_page(run: DistillationRun) -> dict[str, Any]:
+    """What the live page's script is told (through ``json_script``), so that it writes none of
+    it itself: the run's websocket, the chart's traces (each with whether ``StepEvent`` leaves
+    it unmeasured on an incomplete step), each walk's clip URLs and the finished statuses."""
+    return {
+        "socket": reverse("run", kwargs={"run_id": run.pk}, urlconf="distillation.routing"),
+        "traces": [
+            {**asdict(trace), "partial": trace.key in StepEvent.UNMEASURED_WHEN_INCOMPLETE} for trace in SCORE_TRACES
+        ],
+        "previews": {walk.style: preview_urls(run, walk.style) for walk in run.style_runs.all()},
+        "finished": list(FINISHED),
+    }
 
 
 def artifact_url(run: DistillationRun, path: str | Path) -> str | None:

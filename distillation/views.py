@@ -106,7 +106,9 @@ def launch_check(request: HttpRequest) -> HttpResponse:
 @can_view
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_or_404(pk)
-    return render(request, "distillation/run_detail.html", {"run": run, "files": selectors.files_url(run)})
+    page = selectors.run_page(run)
+    walks = [(walk, page["previews"][walk.style]) for walk in run.style_runs.all()]
+    return render(request, "distillation/run_detail.html", {"run": run, "walks": walks, "page": page})
 
 
 def _act_on_run(request: HttpRequest, pk: int, act: Callable[[DistillationRun], str]) -> HttpResponse:

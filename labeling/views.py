@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
@@ -43,6 +44,16 @@ WAITING_FOR_WORKER_IMPORT = (
 )
 
 
+def _live_page() -> dict[str, object]:
+    """What the pages with sentence rows pass their script and template: the styles (keys 1-4
+    label with them, in order) and the path of the takes' websocket, neither written in JS."""
+    return {
+        "styles": STYLES,
+        "style_names": list(STYLES),
+        "takes_socket": reverse("takes", urlconf="labeling.routing"),
+    }
+
+
 def _filter_form(data: object, form_class: type[WorkspaceFilterForm] = WorkspaceFilterForm) -> WorkspaceFilterForm:
     categories = list(Category.objects.values_list("list_id", "name"))
     return form_class(data, categories=categories)
@@ -57,9 +68,9 @@ def workspace(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_bound else {}
     sentences = selectors.filter_sentences(**{k: filters.get(k, "") for k in ("category", "style", "status")})
     context = {
+        **_live_page(),
         "form": form,
         "sentences": sentences,
-        "styles": STYLES,
         "style_progress": selectors.style_progress(),
         "category_progress": selectors.category_progress(),
         "has_sharvard": Category.objects.filter(source=Category.Source.SHARVARD).exists(),
@@ -115,8 +126,8 @@ def bulk_suggestions(request: HttpRequest) -> HttpResponse:
 def sentence_detail(request: HttpRequest, sentence_id: str) -> HttpResponse:
     sentence = _sentence(sentence_id, "category", "current_label", "active_take")
     context = {
+        **_live_page(),
         "sentence": sentence,
-        "styles": STYLES,
         "takes": sentence.takes.select_related("uploaded_by"),
         "history": sentence.labels.select_related("labeled_by"),
         "sharvard_attribution": SHARVARD_ATTRIBUTION,

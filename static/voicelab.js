@@ -3,7 +3,9 @@
 (function () {
   "use strict";
 
-  const STYLES = ["neutral", "amable", "empatico", "profesional"];
+  // The styles keys 1-4 label with, in order: the page says which (json_script "voicelab-styles").
+  const stylesData = document.getElementById("voicelab-styles");
+  const STYLES = stylesData ? JSON.parse(stylesData.textContent) : [];
   let currentRow = null;
   let recording = null; // {recorder, stream, chunks, sentenceId, button}
 
@@ -74,7 +76,7 @@
     const key = event.key;
     if (key === "j" || key === "ArrowDown") move(1);
     else if (key === "k" || key === "ArrowUp") move(-1);
-    else if (key >= "1" && key <= "4") labelCurrent(STYLES[Number(key) - 1]);
+    else if (key >= "1" && key <= String(STYLES.length)) labelCurrent(STYLES[Number(key) - 1]);
     else if (key === "r") { if (!currentRow) select(rows()[0]); toggleRecording(currentRow); }
     else if (key === "p") playCurrent();
     else return;

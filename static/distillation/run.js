@@ -1,15 +1,17 @@
 // A run's live page: one websocket, a score chart and a prosody chart per style.
 // The server sends the stored (sampled) history first, then batches of new steps; a
-// reconnect starts again from the history, so the chart never has gaps or duplicates.
+// reconnect starts again from the history, so the chart never has gaps. Duplicates are
+// filtered once, by the server (distillation/consumers.py, RunConsumer.run_steps): it knows
+// what it sent each socket, so this page draws every step it is sent, as it is sent.
+// What the page is told by Python (json_script "run-page"): the socket's path, the chart's
+// traces, the walks' clip URLs and the finished statuses; this file hard-codes none of them.
 (function () {
   "use strict";
 
   const root = document.getElementById("run");
   if (!root || !window.Plotly) return;
   const runId = root.dataset.run;
-  const filesUrl = root.dataset.files;
-  const FINISHED = ["cancelled", "failed", "succeeded"];
-  const lastStep = {}; // style -> last step drawn
+  const PAGE = JSON.parse(document.getElementById("run-page").textContent);
   let socket = null;
   let finished = false;
 
@@ -17,13 +19,10 @@
   const canvas = document.createElement("canvas");
   const SCATTER = canvas.getContext("webgl2") || canvas.getContext("webgl") ? "scattergl" : "scatter";
   // Traces of the score chart, in this order; the components share a 0-1 axis on the right.
-  const TRACES = [
-    { key: "score", name: "score", mode: "markers", marker: { size: 4, color: "#9aa3b2" } },
-    { key: "best_score", name: "best so far", mode: "lines", line: { color: "#2f5bea", width: 2 } },
-    { key: "target", name: "target similarity", mode: "lines", yaxis: "y2", line: { color: "#1f9d55", width: 1 } },
-    { key: "self_similarity", name: "self-similarity", mode: "lines", yaxis: "y2", line: { color: "#d98e04", width: 1 } },
-    { key: "features", name: "feature similarity", mode: "lines", yaxis: "y2", line: { color: "#8b5cf6", width: 1 } },
-  ].map((trace) => Object.assign({ type: SCATTER }, trace));
+  const TRACES = PAGE.traces.map((t) => {
+    const look = t.mode === "markers" ? { marker: { size: t.width, color: t.color } } : { line: { color: t.color, width: t.width } };
+    return Object.assign({ type: SCATTER, key: t.key, name: t.label, mode: t.mode, yaxis: t.axis }, look);
+  });
   const LAYOUT = {
     margin: { t: 30, r: 50, b: 40, l: 50 }, height: 300, legend: { orientation: "h", y: 1.12 },
     xaxis: { title: { text: "step" } }, yaxis: { title: { text: "score" } },
@@ -36,12 +35,13 @@
   function field(style, name) { const w = walk(style); return w && w.querySelector(`[data-field="${name}"]`); }
 
   // An early-terminated candidate was only compared with the target: its other figures are
-  // not measurements, so they are left out (a gap) instead of being drawn as zeros.
-  const PARTIAL = ["score", "self_similarity", "features"];
+  // not measurements (the traces marked partial), so they are left out (a gap), not drawn as zeros.
   function columns(events) {
     const x = events.map((e) => e.step);
-    const value = (e, key) => (e.complete || !PARTIAL.includes(key) ? e[key] : null);
-    return { x: TRACES.map(() => x), y: TRACES.map((t) => events.map((e) => value(e, t.key))) };
+    return {
+      x: TRACES.map(() => x),
+      y: PAGE.traces.map((t) => events.map((e) => (e.complete || !t.partial ? e[t.key] : null))),
+    };
   }
 
   function drawHistory(style, events) {
@@ -50,15 +50,12 @@
     const data = columns(events);
     const traces = TRACES.map((t, i) => Object.assign({}, t, { x: data.x[i], y: data.y[i] }));
     Plotly.react(div, traces, LAYOUT, CONFIG);
-    lastStep[style] = events.length ? events[events.length - 1].step : 0;
   }
 
   function addSteps(style, events) {
-    const fresh = events.filter((e) => e.step > (lastStep[style] || 0));
     const div = document.getElementById("chart-" + style);
-    if (!fresh.length || !div || !div.data) return;
-    Plotly.extendTraces(div, columns(fresh), TRACES.map((_, i) => i));
-    lastStep[style] = fresh[fresh.length - 1].step;
+    if (!events.length || !div || !div.data) return;
+    Plotly.extendTraces(div, columns(events), TRACES.map((_, i) => i));
     div.dataset.points = String(div.data[0].x.length);
   }
 
@@ -88,7 +85,7 @@
     const error = document.getElementById("run-error");
     error.textContent = run.error || "";
     error.hidden = !run.error;
-    finished = FINISHED.includes(run.status);
+    finished = PAGE.finished.includes(run.status);
     const toggle = (id, visible) => { const el = document.getElementById(id); if (el) el.hidden = !visible; };
     toggle("cancel-form", !finished);
     toggle("resume-form", run.status === "interrupted");
@@ -119,8 +116,9 @@
     const text = field(style, "preview-text");
     if (text) text.textContent = `“${preview.text}” — best voice at step ${preview.step}`;
     const target = field(style, "target-audio"), best = field(style, "best-audio");
-    if (target && !target.getAttribute("src")) target.src = `${filesUrl}preview/${style}/target.wav`;
-    if (best) best.src = `${filesUrl}preview/${style}/best.wav?v=${preview.version}`;
+    const clips = PAGE.previews[style];
+    if (target && !target.getAttribute("src")) target.src = clips.target;
+    if (best) best.src = `${clips.best}?v=${preview.version}`;
   }
 
   function setLive(on) {
@@ -146,7 +144,7 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + root.dataset.ws);
+    socket = new WebSocket(scheme + location.host + PAGE.socket);
     socket.onopen = () => setLive(true);
     socket.onmessage = (event) => onMessage(JSON.parse(event.data));
     socket.onclose = (event) => {
@@ -157,5 +155,5 @@
   }
 
   connect();
-  window.voicelabRun = { id: runId, lastStep, reconnect: () => socket && socket.close() };
+  window.voicelabRun = { id: runId, reconnect: () => socket && socket.close() };
 })();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from labeling.models import Sentence, StyleLabel
+from voicelab.engine.config import STYLE_NAMES
 
 pytestmark = pytest.mark.django_db
 
@@ -192,6 +194,17 @@ def test_sentence_detail_shows_the_label_history(
     html = annotator_client.get("/labeling/sentences/shcc-01/").content.decode()
     assert greeting_sentence.text in html
     assert "(was neutral)" in html and html.count("by ana") >= 2
+
+
+@pytest.mark.parametrize("url", ["/labeling/", "/labeling/sentences/shcc-01/"])
+def test_pages_with_sentence_rows_hand_their_script_the_styles_and_socket(
+    corpus: None, annotator_client: Client, url: str
+) -> None:
+    """voicelab.js writes neither the styles keys 1-4 label with nor the takes' socket."""
+    html = annotator_client.get(url).content.decode()
+    styles = re.search(r'<script id="voicelab-styles" type="application/json">(.*?)</script>', html)[1]
+    assert json.loads(styles) == list(STYLE_NAMES)
+    assert 'ws-connect="/ws/labeling/takes/"' in html
 
 
 def test_unknown_sentence_is_a_404(corpus: None, annotator_client: Client) -> None:

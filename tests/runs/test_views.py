@@ -4,8 +4,10 @@ run's report, A/B listening and deploy (one real run, executed in this process).
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from distillation.models import DistillationRun, Status
+from distillation.models import FINISHED, DistillationRun, Status
+from distillation.routing import websocket_urlpatterns
 from distillation.services.execution import evolve, prepare, validate
+from voicelab.engine.evolution import StepEvent
 from voicelab.engine.teacher import NOT_CONFIGURED
 
 from .factories import make_run
@@ -150,6 +154,25 @@ def test_run_files_are_served_only_from_the_runs_folder(operator_client: Client,
     assert ok.status_code == 200 and b"".join(ok.streaming_content) == b"RIFF"
     for name in ("../../secret.txt", "preview/neutral/missing.wav", f"../{other.pk}/evolved_voices/neutral.pt"):
         assert operator_client.get(reverse("distillation:artifact", args=[run.pk, name])).status_code == 404
+
+
+def test_the_run_page_tells_its_script_what_to_draw_and_where(operator_client: Client, lab: Path, operator) -> None:
+    """run.js hard-codes no trace, URL or status: the page hands them over (json_script)."""
+    run = make_run(operator, styles=("neutral", "amable"))
+    html = operator_client.get(reverse("distillation:run", args=[run.pk])).content.decode()
+    page = json.loads(re.search(r'<script id="run-page" type="application/json">(.*?)</script>', html, re.S)[1])
+
+    (route,) = [r for r in websocket_urlpatterns if r.resolve(page["socket"].removeprefix("/"))]
+    assert route.resolve(page["socket"].removeprefix("/")).kwargs == {"run_id": run.pk}
+    event_fields = {field.name for field in fields(StepEvent)}
+    assert [t["key"] for t in page["traces"]][:2] == ["score", "best_score"]
+    assert all(t["key"] in event_fields and t["label"] for t in page["traces"])
+    assert {t["key"] for t in page["traces"] if t["partial"]} == StepEvent.UNMEASURED_WHEN_INCOMPLETE
+    assert page["finished"] == list(FINISHED)
+    assert set(page["previews"]) == {"neutral", "amable"}
+    (run.workdir / "preview/amable").mkdir(parents=True)
+    (run.workdir / "preview/amable/best.wav").write_bytes(b"RIFF")
+    assert b"".join(operator_client.get(page["previews"]["amable"]["best"]).streaming_content) == b"RIFF"
 
 
 def test_a_finished_runs_report_ab_and_deploy(operator_client: Client, lab: Path, neutral_material: None) -> None:

@@ -76,6 +76,10 @@ class PipelinePaths:
     def reference_text(self, style: str) -> Path:
         return self.reference_audio(style).with_suffix(".txt")
 
+    def preview_clip(self, style: str, which: str) -> Path:
+        """The live page's A/B clip of a walk: ``which`` is "target" or "best" (see preview.py)."""
+        return self.root / "preview" / style / f"{which}.wav"
+
     def evolved_voice(self, style: str) -> Path:
         return self.root / "evolved_voices" / f"{style}.pt"
 

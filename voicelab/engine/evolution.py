@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -37,6 +38,10 @@ class StepEvent:
     accepted: bool
     best_score: float
     elapsed: float  # seconds since the run (not this process) started
+
+    # An incompletely scored candidate was only compared with the target: these figures of
+    # it are not measurements (a chart leaves them out rather than drawing them as zeros).
+    UNMEASURED_WHEN_INCOMPLETE: ClassVar[frozenset[str]] = frozenset({"score", "self_similarity", "features"})
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)

@@ -35,7 +35,7 @@ class ProsodyPreview:
 
     def __init__(self, paths: PipelinePaths, style: str, render: RenderMany) -> None:
         self.reference = read_reference(paths.reference_audio(style))
-        self.folder = paths.root / "preview" / style
+        self.paths, self.style = paths, style
         self.render = render
         self.target = self.reference.excerpt(0) if self.reference.segments else None
 
@@ -57,4 +57,4 @@ class ProsodyPreview:
         }
 
     def path(self, which: str) -> Path:
-        return self.folder / f"{which}.wav"
+        return self.paths.preview_clip(self.style, which)
