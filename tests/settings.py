@@ -8,7 +8,7 @@ at ``REDIS_URL`` and points Celery at it and Channels at ``REDIS_CHANNEL_LAYERS`
 """
 
 from voicelab.embedded_redis import HOST, free_port
-from voicelab.settings import *  # noqa: F403
+from voicelab.settings import *
 from voicelab.settings import BASE_DIR, CHANNEL_LAYERS
 
 TEST_RUN_DIR = BASE_DIR / "data" / "test-run"

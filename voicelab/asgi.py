@@ -7,13 +7,14 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voicelab.settings")
 django_asgi_app = get_asgi_application()
+# Channels reads the settings when imported: after the set-up above.
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 
-from voicelab.body_limit import BodySizeLimit  # noqa: E402
-from voicelab.routing import websocket_urlpatterns  # noqa: E402
+from voicelab.body_limit import BodySizeLimit
+from voicelab.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {

@@ -5,10 +5,10 @@ from django.db import migrations, models
 from voicelab.engine.config import PipelineConfig
 
 
-def freeze_earlier_runs(apps, schema_editor):  # noqa: ANN001, ANN201 - Django's migration signature
+def freeze_earlier_runs(apps, schema_editor):
     """Runs launched before settings were frozen: the defaults with their styles, steps and seed
     (their workers read the environment; what it held then is not known)."""
-    DistillationRun = apps.get_model("distillation", "DistillationRun")  # noqa: N806
+    DistillationRun = apps.get_model("distillation", "DistillationRun")
     for run in DistillationRun.objects.filter(config={}):
         config = PipelineConfig.from_env(
             root=Path("."), environ={}, styles=tuple(run.styles), steps=run.steps, seed=run.seed

@@ -160,7 +160,10 @@ def test_a_process_that_keeps_dying_is_given_up_on_with_the_reason(tmp_path: Pat
     try:
         lab = Lab(LabProcess("supervisord", supervisord, tmp_path / "console.log"), tmp_path, "", "", "")
         wait_until(lambda: "FATAL" in lab.ctl("status", "crasher"), timeout=120, what="supervisord to give up")
-        console_text = lambda: (tmp_path / "console.log").read_text(errors="replace")  # noqa: E731
+
+        def console_text() -> str:
+            return (tmp_path / "console.log").read_text(errors="replace")
+
         wait_until(lambda: "gave up on “crasher”" in console_text(), timeout=30, what="the reason in the console")
         assert "no database here" in console_text()
     finally:

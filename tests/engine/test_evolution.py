@@ -73,7 +73,10 @@ def test_resume_gives_the_same_walk(
     resumed = walk(scorer, bases, checkpoint, SETTINGS, resume=True)
     assert [e.step for e in resumed.events] == [6, 7, 8]
     assert torch.equal(resumed.best, uninterrupted.best)
-    strip = lambda history: [{k: v for k, v in h.items() if k != "elapsed"} for h in history]  # noqa: E731
+
+    def strip(history: list[dict]) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != "elapsed"} for h in history]
+
     assert strip(resumed.history) == strip(uninterrupted.history)
 
 
