@@ -35,7 +35,7 @@ VOICE_NAME = re.compile(r"[a-z0-9][a-z0-9_]*")
 
 
 class AssetError(EngineError):
-    """An asset that cannot be fetched; the message says what is missing and how to get it."""
+    """An asset that cannot be named or fetched; the message says what is wrong and how to fix it."""
 
 
 class MissingModelError(EngineError):
@@ -104,6 +104,3 @@ def require(root: Path, *, need_torch: bool = False) -> ModelAssets:
     if missing:
         raise MissingModelError(assets.root, missing)
     return assets
-
-
-# --- Small helpers -------------------------------------------------------------------------
