@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from voicelab.engine.assets import DEFAULT_VOICES, ONNX_FILE, AssetError, MissingModelError, ModelAssets, require
-from voicelab.engine.files import atomic_path
+from voicelab.engine.assets import DEFAULT_VOICES, ONNX_FILE, AssetError, ModelAssets, require
 from voicelab.engine.provisioning import (
     MODEL_PACKAGES,
     NPM_SOURCE,
@@ -228,28 +227,6 @@ def test_failure_mid_write_leaves_the_old_file(copied_parts: list, tmp_path: Pat
         assemble_onnx(dest, parts=copied_parts)
     assert dest.read_bytes() == b"previous model"
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([ONNX_FILE, "parts"])
-
-
-def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
-    target = tmp_path / "asset.bin"
-    with pytest.raises(RuntimeError), atomic_path(target) as temp:
-        temp.write_bytes(b"half")
-        raise RuntimeError("disk full")
-    assert list(tmp_path.iterdir()) == []
-    with atomic_path(target) as temp:
-        temp.write_bytes(b"whole")
-    assert target.read_bytes() == b"whole"
-    assert list(tmp_path.iterdir()) == [target]
-
-
-def test_require_lists_what_is_missing(tmp_path: Path) -> None:
-    with pytest.raises(MissingModelError) as error:
-        require(tmp_path, need_torch=True)
-    message = str(error.value)
-    for relative in (ONNX_FILE, "config.json", "voices.npz", "voices/ef_dora.pt", "kokoro-v1_0.pth"):
-        assert relative in message
-    assert "run `python manage.py fetch_models`" in message
-    assert error.value.missing == ModelAssets(tmp_path).missing(need_torch=True)
 
 
 def test_hub_is_skipped_fast_when_offline_or_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
