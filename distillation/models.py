@@ -35,6 +35,7 @@ class DistillationRun(models.Model):
     class Source(models.TextChoices):
         RECORDINGS = "recordings", "labeled recordings"
         F5 = "f5", "F5-TTS teacher"
+        CLIP = "clip", "one clip of the speaker"
 
     class Stage(models.TextChoices):
         REFERENCE = "reference", "Stage 1: reference audio"
@@ -122,6 +123,11 @@ class StyleRun(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     preview = models.JSONField(default=dict, blank=True, help_text="Prosody of the target vs the current best.")
+    phase = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="What the walk does before its first step, e.g. choosing a start voice 4/12.",
+    )
 
     class Meta:
         ordering = ["run", "position"]

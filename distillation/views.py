@@ -69,6 +69,7 @@ def launch(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 styles=data["styles"],
                 steps=data["steps"],
+                optimizer=data["optimizer"],
                 seed=data["seed"],
                 source=data["source"],
                 reference_audio=data["reference_audio"],

@@ -280,6 +280,15 @@ def torch_synthesizer(kokoro_assets):
 
 
 @pytest.fixture(scope="session")
+def stock_index(kokoro_assets, onnx_synthesizer):
+    """Every stock voice's speaker embeddings (``make models`` builds them; made here if not)."""
+    from voicelab.engine.scoring import each
+    from voicelab.engine.stock import stock_index
+
+    return stock_index(kokoro_assets, each(onnx_synthesizer.synthesize))
+
+
+@pytest.fixture(scope="session")
 def stock_voice(kokoro_assets) -> Callable[[str], object]:
     """``stock_voice("ef_dora")`` → the voice tensor fetch_models stored."""
     from voicelab.engine.voices import load_voice

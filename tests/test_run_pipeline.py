@@ -36,7 +36,9 @@ def run(*args: str) -> tuple[str, str]:
 
 @pytest.mark.django_db
 def test_all_stages_from_recordings_to_deploy(neutral_takes: None, lab: Path, tmp_path: Path) -> None:
-    out, err = run("--styles", "neutral", "--steps", "4", "--seed", "3", "--output", str(lab), "--force")
+    out, err = run(
+        "--styles", "neutral", "--optimizer", "walk", "--steps", "4", "--seed", "3", "--output", str(lab), "--force"
+    )  # fmt: skip
 
     assert (lab / "reference_audio/neutral/target.wav").is_file()
     assert (lab / "reference_audio/neutral/target.txt").read_text().strip()
@@ -49,7 +51,43 @@ def test_all_stages_from_recordings_to_deploy(neutral_takes: None, lab: Path, tm
     assert deployed.read_bytes() == (lab / "evolved_voices/neutral.pt").read_bytes()
     env = (tmp_path / ".env").read_text()
     assert "TTS_BACKEND=kokoro" in env and f"KOKORO_VOICE_PATH={deployed}" in env
-    assert "Stage 2 neutral: best" in out and "Stage 4 neutral" in out and "could not be reached" in err
+    assert "Stage 2 neutral: walk, best" in out and "Stage 4 neutral" in out and "could not be reached" in err
+    assert (lab / "start_voices/neutral.pt").is_file()  # Stage 3 checks the voice moved past its start
+    assert "closer_than_start" in report["styles"]["neutral"]["checks"]
+
+
+@pytest.mark.django_db
+def test_a_clip_of_the_speaker_is_the_target_end_to_end(
+    lab: Path, tmp_path: Path, espeak_wav: Callable[..., Path]
+) -> None:
+    """One recording (espeak-ng, a speaker outside Kokoro), no takes, no teacher: the gradient
+    search from the nearest stock voices, then Stage 3's judges."""
+    clip = espeak_wav(
+        "Buenos días, gracias por llamar a nuestro servicio de atención al cliente. "
+        "Le atiende Marta, ¿en qué puedo ayudarle hoy?",
+        voice="es+f3",
+    )
+    out, _ = run(
+        "--source", "clip", "--reference-audio", str(clip), "--styles", "neutral",
+        "--steps", "2", "--seed", "4", "--output", str(lab), "--stage", "all", "--force",
+    )  # fmt: skip
+    assert (lab / "reference_audio/neutral/target.wav").is_file()
+    assert "Stage 2 neutral: choosing a start voice 6/6" in out  # three nearest voices and their midpoints
+    assert "Stage 2 neutral: gradient, best" in out
+    report = json.loads((lab / "validation/validation_report.json").read_text())
+    neutral = report["styles"]["neutral"]
+    assert neutral["optimized_against"] == ["resemblyzer", "CAM++"] and neutral["origin"]
+    assert {"speaker_similarity", "naturalness", "closer_than_start", "closer_than_stock"} <= set(neutral["checks"])
+    assert "optimized against: resemblyzer, CAM++" in out
+
+
+@pytest.mark.django_db
+def test_a_clip_too_short_or_missing_is_one_clear_line(lab: Path, espeak_wav: Callable[..., Path]) -> None:
+    with pytest.raises(CommandError, match="--source clip needs --reference-audio"):
+        run("--stage", "reference", "--source", "clip", "--styles", "neutral", "--output", str(lab))
+    short = espeak_wav("Hola.")
+    with pytest.raises(CommandError, match=r"^neutral: The clip holds \d\.\d s of speech; a voice needs at least 5 s"):
+        run("--stage", "reference", "--source", "clip", "--reference-audio", str(short), "--output", str(lab))
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import Enum
+from pathlib import Path
 
 import torch
 from django.conf import settings
@@ -29,7 +30,7 @@ from distillation.services.live import StepRecorder, announce, broadcast
 from distillation.services.material import build_references
 from distillation.services.teacher import configured_teacher
 from voicelab.engine.errors import CLEAR_ERRORS
-from voicelab.engine.evolution import StepEvent
+from voicelab.engine.evolution import Phase, StepEvent
 from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.preview import ProsodyPreview
 
@@ -95,12 +96,14 @@ def prepare(*, run_id: int, worker: str) -> list[Job]:
     announce(run)
     try:
         with _lease(DistillationRun, run.pk, worker):
-            teacher = None
+            teacher, clip = None, None
             if run.source == DistillationRun.Source.F5:
                 teacher = configured_teacher(
                     reference_audio=run.reference_audio.path, reference_text=run.reference_text
                 )
-            build_references(_pipeline(run), teacher=teacher)
+            elif run.source == DistillationRun.Source.CLIP:
+                clip = Path(run.reference_audio.path)
+            build_references(_pipeline(run), teacher=teacher, clip=clip)
     except CLEAR_ERRORS as exc:
         _fail(run, f"Stage 1: {exc}")
         return []
@@ -185,6 +188,13 @@ class _Watcher:
     def on_step(self, event: StepEvent) -> None:
         self.recorder(event)
 
+    def on_phase(self, phase: Phase) -> None:
+        """Before step one: what the walk is doing, stored and told to the page."""
+        text = f"{phase.name} {phase.done}/{phase.total}"
+        StyleRun.objects.filter(pk=self.style_run.pk).update(phase=text)
+        self.style_run.phase = text
+        announce(self.style_run.run)
+
     def cancelled(self) -> bool:
         """Asked after every batch of candidates: the walk stops there, keeping its best voice."""
         self.recorder.flush()
@@ -227,6 +237,7 @@ def evolve(*, style_run_id: int, worker: str) -> list[Job]:
                 resume=evolution.checkpoint(style_run.style).is_file(),
                 on_step=watcher.on_step,
                 on_best=watcher.on_best,
+                on_phase=watcher.on_phase,
                 should_stop=watcher.cancelled,
             )
             watcher.show()

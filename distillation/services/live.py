@@ -45,6 +45,7 @@ def style_state(style_run: StyleRun) -> dict:
         "elapsed": round(style_run.elapsed, 1),
         "eta_seconds": round(eta.total_seconds()) if eta else None,
         "error": style_run.error,
+        "phase": style_run.phase,
     }
 
 
@@ -96,13 +97,14 @@ class StepRecorder:
                 [EvolutionStep(style_run=self.style_run, **e.as_dict()) for e in kept], ignore_conflicts=True
             )
             StyleRun.objects.filter(pk=self.style_run.pk).update(
-                step=last.step, best_score=last.best_score, elapsed=last.elapsed
+                step=last.step, best_score=last.best_score, elapsed=last.elapsed, phase=""
             )
         self.style_run.step, self.style_run.best_score, self.style_run.elapsed = (
             last.step,
             last.best_score,
             last.elapsed,
         )
+        self.style_run.phase = ""
         self.last_flush = time.monotonic()
         broadcast(
             self.style_run.run_id,

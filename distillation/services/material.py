@@ -34,10 +34,15 @@ def labeled_clips(*, styles: tuple[str, ...]) -> dict[str, list[Clip]]:
     return clips
 
 
-def build_references(pipeline: Pipeline, *, teacher: Teacher | None = None) -> dict[str, Path]:
-    """Stage 1 for the pipeline's styles: from the teacher when there is one, else from the
-    labeled takes. The one place the CLI and the workers both take Stage 1's input from."""
+def build_references(
+    pipeline: Pipeline, *, teacher: Teacher | None = None, clip: Path | None = None
+) -> dict[str, Path]:
+    """Stage 1 for the pipeline's styles: from a user's clip of the speaker, else from the
+    teacher when there is one, else from the labeled takes. The one place the CLI and the
+    workers both take Stage 1's input from."""
     styles = pipeline.config.styles
+    if clip is not None:
+        return pipeline.from_clip(clip)
     if teacher is not None:
         return pipeline.teach(teacher, style_sentences(styles=styles))
     return pipeline.reference(labeled_clips(styles=styles))

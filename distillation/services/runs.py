@@ -26,10 +26,12 @@ from voicelab.engine.deploy import DeployReport
 from voicelab.engine.errors import EngineError
 from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.prosody import speech_frames
+from voicelab.engine.reference import MIN_CLIP_SECONDS
 from voicelab.engine.validation import ValidationReport
 
 MAX_STEPS = 100_000
 TEACHER_VOICE_SECONDS = (2.0, 30.0)  # F5-TTS clones from a short clip; long ones are cut by it anyway
+TARGET_CLIP_SECONDS = (MIN_CLIP_SECONDS, 300.0)  # a clip as the target: enough speech, and a bound
 
 
 class LaunchRefused(EngineError):
@@ -51,6 +53,16 @@ def _check_teacher_voice(upload: UploadedFile | None, text: str) -> None:
         raise LaunchRefused("The F5 teacher needs the voice to clone: upload a reference WAV.")
     if not text.strip():
         raise LaunchRefused("Give the transcript of the reference audio: F5-TTS needs it to clone the voice.")
+    _check_reference_audio(upload, TEACHER_VOICE_SECONDS)
+
+
+def _check_target_clip(upload: UploadedFile | None) -> None:
+    if upload is None:
+        raise LaunchRefused("A clip target needs the clip: upload a WAV, FLAC or OGG of the speaker (5 s or more).")
+    _check_reference_audio(upload, TARGET_CLIP_SECONDS)
+
+
+def _check_reference_audio(upload: UploadedFile, seconds: tuple[float, float]) -> None:
     try:
         check_audio_upload(upload)
         audio = read_audio(upload)
@@ -58,7 +70,7 @@ def _check_teacher_voice(upload: UploadedFile | None, text: str) -> None:
         raise LaunchRefused(f"Reference audio: {exc}") from None
     finally:
         upload.seek(0)
-    shortest, longest = TEACHER_VOICE_SECONDS
+    shortest, longest = seconds
     if not shortest <= audio.duration <= longest:
         raise LaunchRefused(f"Reference audio: {audio.duration:.1f} s long; give {shortest:.0f}-{longest:.0f} s.")
     if speech_frames(audio.samples, audio.sample_rate).speech_span() is None:
@@ -70,6 +82,8 @@ def launch_problems(*, styles: Sequence[str], source: str) -> list[str]:
     if source == DistillationRun.Source.F5:
         problem = teacher_problem()
         return [problem] if problem else []
+    if source == DistillationRun.Source.CLIP:
+        return []  # the clip is the whole material
     return [m.problem() for m in material(styles=tuple(styles)).values() if not m.enough]
 
 
@@ -77,8 +91,9 @@ def launch_run(
     *,
     user: AbstractBaseUser,
     styles: Sequence[str],
-    steps: int,
+    steps: int | None = None,
     seed: int | None = None,
+    optimizer: str | None = None,
     source: str = DistillationRun.Source.RECORDINGS,
     reference_audio: UploadedFile | None = None,
     reference_text: str = "",
@@ -92,20 +107,23 @@ def launch_run(
         raise LaunchRefused("Choose at least one style.")
     for style in styles:
         get_style(style)
-    if not 1 <= steps <= MAX_STEPS:
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise LaunchRefused(f"Steps must be between 1 and {MAX_STEPS:,}.")
     if source not in DistillationRun.Source.values:
         raise LaunchRefused(f"Unknown teacher source {source!r}.")
     if source == DistillationRun.Source.F5:
         _check_teacher_voice(reference_audio, reference_text)
+    if source == DistillationRun.Source.CLIP:
+        _check_target_clip(reference_audio)
     problems = launch_problems(styles=styles, source=source)
     if problems:
         raise LaunchRefused(" ".join(problems))
+    chosen = {"steps": steps, "optimizer": optimizer}
     config = PipelineConfig.from_env(
         root=settings.VOICELAB_RUNS_DIR,
         styles=tuple(dict.fromkeys(styles)),
-        steps=steps,
         seed=seed if seed is not None else random.randrange(2**31),
+        **{key: value for key, value in chosen.items() if value is not None},
     )
     with transaction.atomic():
         run = DistillationRun.objects.create(
@@ -117,7 +135,7 @@ def launch_run(
             source=source,
             reference_text=reference_text.strip(),
         )
-        if source == DistillationRun.Source.F5:
+        if source in (DistillationRun.Source.F5, DistillationRun.Source.CLIP):
             run.reference_audio.save(f"run{run.pk}_{reference_audio.name}", reference_audio, save=True)
         StyleRun.objects.bulk_create([StyleRun(run=run, style=style, position=i) for i, style in enumerate(run.styles)])
     return Launched(run, [Job.prepare(run.pk)])

@@ -71,6 +71,8 @@
     set("step", state.step);
     set("best", state.best_score === null ? "—" : state.best_score.toFixed(2));
     set("eta", formatEta(state.eta_seconds));
+    const phase = field(state.style, "phase");
+    if (phase) { phase.textContent = state.phase || ""; phase.hidden = !state.phase; }
     const bar = field(state.style, "progress");
     if (bar) bar.value = state.step;
     const error = field(state.style, "error");

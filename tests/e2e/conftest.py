@@ -122,6 +122,7 @@ def _distillation_settings(
 ) -> None:
     # A run takes its settings from the process that launches it: the test, for some.
     monkeypatch.setenv("VOICELAB_DISTILLATION_ALPHAS", "0")
+    monkeypatch.setenv("VOICELAB_DISTILLATION_OPTIMIZER", "walk")  # seconds a step: the gradient is tested elsewhere
     for name, value in e2e_distillation.items():
         setattr(settings, name, value if name.endswith("_URL") else Path(value))
 
@@ -141,6 +142,7 @@ def lab_env(
         "REDIS_URL": redis_server.url,
         "VOICELAB_MEDIA_ROOT": str(e2e_media),
         "VOICELAB_DISTILLATION_ALPHAS": "0",  # a start-point search the suite can afford
+        "VOICELAB_DISTILLATION_OPTIMIZER": "walk",  # seconds a step: the gradient is tested elsewhere
         # A take queued this long ago and still pending is queued again by the sweep (the lab: minutes).
         "VOICELAB_PENDING_REQUEUE_SECONDS": "5",
         "PYTHONUNBUFFERED": "1",

@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from voicelab.engine.config import EvolutionSettings
-from voicelab.engine.evolution import StepEvent, VoiceEvolver, WalkState, starting_point
+from voicelab.engine.evolution import Phase, StepEvent, VoiceEvolver, WalkState, starting_point
 from voicelab.engine.scoring import FitnessScorer, Target, each
+from voicelab.engine.start import start_candidates
+from voicelab.engine.voices import population_std
 
 REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente."
-SETTINGS = EvolutionSettings(steps=8, seed=11, interpolation_alphas=(0.0,), checkpoint_every=2)
+SETTINGS = EvolutionSettings(optimizer="walk", steps=8, seed=11, interpolation_alphas=(0.0,), checkpoint_every=2)
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +37,17 @@ def bases(stock_voice: Callable) -> dict[str, torch.Tensor]:
 
 def walk(scorer: FitnessScorer, bases: dict, checkpoint: Path, settings: EvolutionSettings, **kwargs) -> WalkState:
     events: list[StepEvent] = []
+    phases: list[Phase] = []
     state = VoiceEvolver(
-        scorer=scorer, base_voices=bases, settings=settings, checkpoint=checkpoint, on_step=events.append
+        scorer=scorer,
+        candidates=start_candidates(bases, list(bases), settings.interpolation_alphas),
+        spread=population_std(list(bases.values())),
+        settings=settings,
+        checkpoint=checkpoint,
+        on_step=events.append,
+        on_phase=phases.append,
     ).run(**kwargs)
-    state.events = events  # for the assertions below
+    state.events, state.phases = events, phases  # for the assertions below
     return state
 
 
@@ -47,17 +56,24 @@ def uninterrupted(scorer: FitnessScorer, bases: dict, tmp_path_factory: pytest.T
     return walk(scorer, bases, tmp_path_factory.mktemp("walk") / "neutral.ckpt", SETTINGS)
 
 
-def test_start_is_the_best_base_voice_or_interpolation(scorer: FitnessScorer, bases: dict) -> None:
-    voice, score, origin = starting_point(scorer, bases, (0.0, 1.5))
-    assert origin in {"ef_dora", "em_alex", "ef_dora~em_alex@+0.0", "ef_dora~em_alex@+1.5"}
+def test_start_is_the_best_candidate(scorer: FitnessScorer, bases: dict) -> None:
+    candidates = start_candidates(bases, list(bases), (0.0, 1.5))
+    assert set(candidates) == {"ef_dora", "em_alex", "ef_dora~em_alex@+0.0", "ef_dora~em_alex@+1.5"}
+    phases: list[Phase] = []
+    voice, score, origin = starting_point(scorer, candidates, batch=3, on_phase=phases.append)
+    assert origin in candidates and torch.equal(voice, candidates[origin])
     others = [scorer.score(v).score for v in bases.values()]
     assert score.score >= max(others) and voice.shape == (510, 1, 256)
+    # The page says what happens before step one: 0/4, then after each batch of three.
+    assert [(p.name, p.done, p.total) for p in phases] == [("choosing a start voice", n, 4) for n in (0, 3, 4)]
 
 
 def test_the_walk_rises_above_its_start(uninterrupted: WalkState) -> None:
     events = uninterrupted.events
     assert [e.step for e in events] == list(range(1, 9))
+    assert uninterrupted.phases[-1] == Phase("choosing a start voice", 3, 3)
     assert uninterrupted.best_score.score > uninterrupted.start_score
+    assert uninterrupted.start is not None and uninterrupted.optimizer == "walk"
     assert uninterrupted.best_score.score == max(e.best_score for e in events)
     assert [e.best_score for e in events] == sorted(e.best_score for e in events)  # never goes back
     assert all(e.score > 0 for e in events if e.complete)

@@ -19,19 +19,39 @@ def test_seed_defaults(tmp_path: Path) -> None:
         "empatico": 0.90,
         "profesional": 1.05,
     }
-    assert (config.thresholds.speaker_similarity, config.thresholds.self_similarity) == (0.70, 0.85)
-    assert (config.thresholds.style_differentiation_cov, config.thresholds.min_audio_seconds) == (0.05, 1.0)
+    thresholds = config.thresholds
+    # CAM++ gates, calibrated on the stock voices; the seed's resemblyzer 0.70 is reported beside them.
+    assert (thresholds.speaker_similarity, thresholds.self_similarity, thresholds.seed_speaker_similarity) == (
+        0.75,
+        0.70,
+        0.70,
+    )
+    assert (thresholds.naturalness, thresholds.naturalness_drop) == (3.5, 0.3)
+    assert (thresholds.style_differentiation_cov, thresholds.min_audio_seconds) == (0.05, 1.0)
     evolution = config.evolution
-    assert (evolution.steps, evolution.diversity, evolution.early_termination_ratio) == (10_000, (0.01, 0.15), 0.98)
-    assert evolution.base_voices == ("ef_dora", "em_alex", "em_santa")
-    assert evolution.interpolation_alphas[0] == -1.5 and evolution.interpolation_alphas[-1] == 1.5
-    assert len(evolution.interpolation_alphas) == 31 and 0.0 in evolution.interpolation_alphas
+    assert (evolution.optimizer, evolution.steps) == ("gradient", 30)
+    assert (evolution.diversity, evolution.early_termination_ratio) == ((0.01, 0.15), 0.98)
+    assert evolution.base_voices == ()  # every stock voice is a candidate start
+    assert (evolution.start_candidates, evolution.interpolation_alphas) == (3, (-0.5, 0.0, 0.5))
+
+
+def test_each_optimizer_has_its_own_default_steps(tmp_path: Path) -> None:
+    steps = {
+        name: PipelineConfig.from_env(root=tmp_path, environ={}, optimizer=name).evolution.steps
+        for name in ("gradient", "walk", "hybrid")
+    }
+    assert steps == {"gradient": 30, "walk": 10_000, "hybrid": 230}
+    walk = PipelineConfig.from_env(root=tmp_path, environ={"VOICELAB_DISTILLATION_OPTIMIZER": "walk"}, steps=5)
+    assert (walk.evolution.optimizer, walk.evolution.steps) == ("walk", 5)
+    with pytest.raises(ConfigError, match="Unknown optimizer 'annealing'"):
+        PipelineConfig.from_env(root=tmp_path, environ={}, optimizer="annealing")
 
 
 def test_seed_paths(tmp_path: Path) -> None:
     paths = PipelineConfig.from_env(root=tmp_path, environ={}).paths
     assert paths.reference_audio("amable") == tmp_path / "reference_audio/amable/target.wav"
     assert paths.evolved_voice("amable") == tmp_path / "evolved_voices/amable.pt"
+    assert paths.start_voice("amable") == tmp_path / "start_voices/amable.pt"
     assert paths.validation_report() == tmp_path / "validation/validation_report.json"
 
 

@@ -24,6 +24,9 @@ def lab(settings, tmp_path: Path, media_root: Path, kokoro_assets, monkeypatch: 
     settings.VOICELAB_DEPLOYED_VOICES_DIR = tmp_path / "deployed"
     settings.VOICELAB_TTS_URL = "http://127.0.0.1:9"
     monkeypatch.setenv("VOICELAB_DISTILLATION_ALPHAS", "0")
+    # These tests are about running, cancelling and resuming walks, which the seed's walk does in
+    # a second a step; the gradient search is tested on its own (tests/engine, test_run_pipeline).
+    monkeypatch.setenv("VOICELAB_DISTILLATION_OPTIMIZER", "walk")
     # A walk's lease is renewed from a thread with its own connection, which would wait on the
     # test's open transaction; these walks are short, and the e2e tests cover the renewal.
     monkeypatch.setattr(execution, "RENEW_SECONDS", 3600.0)

@@ -1,6 +1,6 @@
 """Stage 2: KVoiceWalk, a random walk over a Kokoro voice tensor towards the reference.
 
-Start from the best of the base voices and their interpolations, then at every step
+Start from the best of the candidate starts (see ``start.py``), then at every step
 mutate the best voice (``best + randn * std * diversity``, diversity ~ U(0.01, 0.15),
 std = per-element std of the base voices) and keep the candidate only if it scores
 higher. Deterministic for a seed: one torch generator drives the walk, and the global
@@ -13,16 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from voicelab.engine.config import EvolutionSettings
 from voicelab.engine.files import atomic_path
 from voicelab.engine.scoring import FitnessScorer, Score
-from voicelab.engine.voices import interpolate, population_std
 
 
 @dataclass(frozen=True)
@@ -47,9 +45,23 @@ class StepEvent:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Phase:
+    """What a search is doing before its first step (``done`` of ``total``), for the live page
+    and the CLI: "choosing a start voice 4/12" says more than "step 0" for a minute."""
+
+    name: str
+    done: int
+    total: int
+
+    def as_dict(self) -> dict[str, str | int]:
+        return asdict(self)
+
+
 @dataclass
 class WalkState:
-    """Everything a resumed run needs; saved atomically as a checkpoint."""
+    """Everything a resumed search needs, walk or gradient; saved atomically as a checkpoint.
+    ``search`` holds what only the gradient has (its offset and Adam's state)."""
 
     step: int
     best: torch.Tensor
@@ -60,6 +72,9 @@ class WalkState:
     rng_state: torch.Tensor
     elapsed: float = 0.0
     history: list[dict] = field(default_factory=list)
+    start: torch.Tensor | None = None  # the start voice (checkpoints from before it was kept: None)
+    optimizer: str = "walk"
+    search: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         data = {**asdict(self), "best_score": self.best_score.as_dict()}
@@ -73,51 +88,64 @@ class WalkState:
 
 
 def starting_point(
-    scorer: FitnessScorer, base_voices: Mapping[str, torch.Tensor], alphas: tuple[float, ...]
+    scorer: FitnessScorer,
+    candidates: Mapping[str, torch.Tensor],
+    *,
+    batch: int = 1,
+    on_phase: Callable[[Phase], None] | None = None,
 ) -> tuple[torch.Tensor, Score, str]:
-    """The best of the base voices and of every pair's interpolation ``(a+b)/2 + (a-b)*alpha/2``."""
-    candidates: dict[str, torch.Tensor] = dict(base_voices)
-    for (name_a, a), (name_b, b) in combinations(base_voices.items(), 2):
-        for alpha in alphas:
-            candidates[f"{name_a}~{name_b}@{alpha:+.1f}"] = interpolate(a, b, alpha)
-    best_name, best_voice, best_score = "", None, None
-    for name, voice in candidates.items():
-        score = scorer.score(voice)
-        if best_score is None or score.score > best_score.score:
-            best_name, best_voice, best_score = name, voice, score
-    return best_voice, best_score, best_name
+    """The best-scoring candidate, ``batch`` scored at a time (a pool renders them side by side)."""
+    names = list(candidates)
+    on_phase = on_phase or (lambda phase: None)
+    best_name, best_score = "", None
+    on_phase(Phase("choosing a start voice", 0, len(names)))
+    for first in range(0, len(names), batch):
+        chunk = names[first : first + batch]
+        for name, score in zip(chunk, scorer.score_many([candidates[n] for n in chunk]), strict=True):
+            if best_score is None or score.score > best_score.score:
+                best_name, best_score = name, score
+        on_phase(Phase("choosing a start voice", first + len(chunk), len(names)))
+    return candidates[best_name], best_score, best_name
 
 
 class VoiceEvolver:
-    """Runs the walk for one style; ``on_step`` gets a StepEvent after every step, and
-    ``on_best`` the best voice whenever it changes (the start included), once checkpointed.
-    ``should_stop`` is asked after every batch: True ends the walk there, checkpointed, with
-    the best voice so far (an operator's cancel)."""
+    """Runs the walk for one style from the best of ``candidates``, or on from ``after`` (a
+    search that ran before it: the hybrid's gradient). ``on_step`` gets a StepEvent after every
+    step, and ``on_best`` the best voice whenever it changes (the start included), once
+    checkpointed; ``on_phase`` what happens before step one. ``should_stop`` is asked after
+    every batch: True ends the walk there, checkpointed, with the best voice so far (an
+    operator's cancel). ``spread`` is the mutation scale per element (the stock voices' std)."""
 
     def __init__(
         self,
         *,
         scorer: FitnessScorer,
-        base_voices: Mapping[str, torch.Tensor],
+        candidates: Mapping[str, torch.Tensor],
+        spread: torch.Tensor | None,
         settings: EvolutionSettings,
         checkpoint: Path,
+        after: WalkState | None = None,
         on_step: Callable[[StepEvent], None] | None = None,
         on_best: Callable[[torch.Tensor], None] | None = None,
+        on_phase: Callable[[Phase], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        if not base_voices:
-            raise ValueError("The walk needs at least one base voice.")
+        if not candidates and after is None:
+            raise ValueError("The walk needs at least one candidate start.")
         self.scorer = scorer
-        self.base_voices = dict(base_voices)
+        self.candidates = dict(candidates)
         self.settings = settings
         self.checkpoint = checkpoint
+        self.after = after
         self.on_step = on_step or (lambda event: None)
         self.on_best = on_best or (lambda voice: None)
+        self.on_phase = on_phase or (lambda phase: None)
         self.should_stop = should_stop or (lambda: False)
-        self.std = population_std(list(self.base_voices.values())) if len(self.base_voices) > 1 else None
+        self.std = spread
 
     def run(self, *, resume: bool = False) -> WalkState:
         state = self._resume() if resume and self.checkpoint.exists() else self._start()
+        state.optimizer = "walk"
         self.on_best(state.best)
         generator = torch.Generator().manual_seed(0)
         generator.set_state(state.rng_state)
@@ -169,15 +197,19 @@ class VoiceEvolver:
         return max(improving, key=lambda i: scores[i].score, default=None)
 
     def _std(self, best: torch.Tensor) -> torch.Tensor:
-        # One base voice has no population spread: fall back to the voice's own scale.
+        # Without a population spread, fall back to the voice's own scale.
         return self.std if self.std is not None else best.std()
 
     def _start(self) -> WalkState:
+        if self.after is not None:
+            return self._continue(self.after)
         # Without a seed the run picks one, and records it: a resumed run must reuse it.
         seed = self.settings.seed if self.settings.seed is not None else int(torch.seed() % 2**31)
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        best, score, origin = starting_point(self.scorer, self.base_voices, self.settings.interpolation_alphas)
+        best, score, origin = starting_point(
+            self.scorer, self.candidates, batch=self.settings.batch, on_phase=self.on_phase
+        )
         state = WalkState(
             step=0,
             best=best,
@@ -186,6 +218,28 @@ class VoiceEvolver:
             start_score=score.score,
             seed=seed,
             rng_state=generator.get_state(),
+            start=best,
+        )
+        state.save(self.checkpoint)
+        return state
+
+    def _continue(self, before: WalkState) -> WalkState:
+        """The walk after another search: its best voice is scored by the walk's own scorer (the
+        scores are not comparable across searches) and walked on from its step."""
+        torch.manual_seed(before.seed + before.step)
+        score = self.scorer.score(before.best)
+        generator = torch.Generator().manual_seed(before.seed + before.step)
+        state = WalkState(
+            step=before.step,
+            best=before.best,
+            best_score=score,
+            origin=before.origin,
+            start_score=before.start_score,
+            seed=before.seed,
+            rng_state=generator.get_state(),
+            elapsed=before.elapsed,
+            history=list(before.history),
+            start=before.start,
         )
         state.save(self.checkpoint)
         return state

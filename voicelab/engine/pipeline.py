@@ -21,19 +21,38 @@ from voicelab.engine.audio import read_audio, write_wav
 from voicelab.engine.config import PipelineConfig
 from voicelab.engine.deploy import DeployReport, deploy
 from voicelab.engine.errors import EngineError
-from voicelab.engine.evolution import StepEvent, VoiceEvolver, WalkState
+from voicelab.engine.evolution import Phase, StepEvent, VoiceEvolver, WalkState, starting_point
+from voicelab.engine.gradient import GradientSearch
 from voicelab.engine.preview import listening_pair
-from voicelab.engine.reference import Clip, NotEnoughMaterial, Reference, build_reference, write_reference
-from voicelab.engine.scoring import FitnessScorer, Target
-from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool, create_synthesizer
+from voicelab.engine.reference import (
+    Clip,
+    NotEnoughMaterial,
+    Reference,
+    build_reference,
+    clip_reference,
+    write_reference,
+)
+from voicelab.engine.scoring import FitnessScorer, Target, each
+from voicelab.engine.start import nearest_voices, spread, start_candidates
+from voicelab.engine.stock import StockIndex, stock_index, stock_voices
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool, TorchSynthesizer, create_synthesizer
 from voicelab.engine.teacher import Teacher, teacher_reference
 from voicelab.engine.tts_client import TTSClient
-from voicelab.engine.validation import ValidationReport, validate
+from voicelab.engine.validation import Search, ValidationReport, validate
 from voicelab.engine.voices import load_voice, save_voice
 
 # Speaker embeddings do not depend on the text: candidates render two short phrases,
 # not the whole 20-30 s reference (the biggest saving per step on a CPU).
 EVOLUTION_TEXTS = ("Buenos días, ¿en qué puedo ayudarle?", "Gracias por su llamada.")
+# The judges each search optimizes, named in the report beside every figure: the start is chosen
+# by resemblyzer and CAM++ together, the walk climbs resemblyzer, the gradient both.
+OPTIMIZED_AGAINST = {
+    "walk": ("resemblyzer", "CAM++ (start choice only)"),
+    "gradient": ("resemblyzer", "CAM++"),
+    "hybrid": ("resemblyzer", "CAM++"),
+}
+
+PhaseCallback = Callable[[Phase], None]
 
 
 class PipelineError(EngineError):
@@ -64,30 +83,53 @@ def load_target(config: PipelineConfig, style: str) -> Target:
 
 @dataclass
 class Evolution:
-    """Stage 2 for the configured styles, one after another.
+    """Stage 2 for the configured styles, one after another: a start among the stock voices,
+    then the configured search (walk, gradient or hybrid).
 
     Candidates are scored ``pool.config.processes`` at a time when the pool spreads over
-    processes (CPU), or in batches of ``evolution.batch`` on one torch model (GPU).
+    processes (CPU), or in batches of ``evolution.batch`` on one torch model (GPU). The
+    gradient trains through a torch model of its own, on every core.
     """
 
     config: PipelineConfig
     assets: ModelAssets
     pool: SynthesisPool
 
-    def scorer(self, style: str) -> FitnessScorer:
+    def scorer(self, style: str, target: Target | None = None) -> FitnessScorer:
         return FitnessScorer(
-            target=load_target(self.config, style),
+            target=target or load_target(self.config, style),
             render=self.pool.synthesize_many,
             texts=EVOLUTION_TEXTS,
             weights=self.config.scoring,
             early_termination_ratio=self.config.evolution.early_termination_ratio,
         )
 
-    def base_voices(self) -> dict[str, torch.Tensor]:
-        return {name: load_voice(self.assets.voice_path(name)) for name in self.config.evolution.base_voices}
+    def stock(self, on_phase: PhaseCallback | None = None) -> StockIndex:
+        """The stock voices' index, made first if the voices changed (minutes, once)."""
+        tell = on_phase or (lambda phase: None)
+        return stock_index(
+            self.assets,
+            self.pool.synthesize_many,
+            lambda done, total: tell(Phase("describing the stock voices", done, total)),
+            batch=self.pool.config.processes,
+        )
+
+    def candidates(self, target: Target, on_phase: PhaseCallback | None = None) -> dict[str, torch.Tensor]:
+        """The starts to score: the stock voices nearest to the target, and blends of them."""
+        settings = self.config.evolution
+        voices = stock_voices(self.assets)
+        among = settings.base_voices or tuple(voices)
+        nearest = nearest_voices(self.stock(on_phase), target, among=among, k=settings.start_candidates)
+        return start_candidates(voices, [name for name, _ in nearest], settings.interpolation_alphas)
 
     def checkpoint(self, style: str) -> Path:
         return self.config.paths.evolved_voice(style).with_suffix(".checkpoint")
+
+    @cached_property
+    def trainer(self) -> TorchSynthesizer:
+        """The gradient's differentiable renderer (the PyTorch weights, every core)."""
+        config = SynthesisConfig.for_device(throughput=False)
+        return TorchSynthesizer(require(self.assets.root, need_torch=True), replace(config, backend="torch"))
 
     def run(
         self,
@@ -96,19 +138,57 @@ class Evolution:
         resume: bool = False,
         on_step: Callable[[StepEvent], None] | None = None,
         on_best: Callable[[torch.Tensor], None] | None = None,
+        on_phase: PhaseCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> WalkState:
         settings = self.config.evolution
-        state = VoiceEvolver(
-            scorer=self.scorer(style),
-            base_voices=self.base_voices(),
-            settings=replace(settings, batch=max(settings.batch, self.pool.config.processes)),
-            checkpoint=self.checkpoint(style),
-            on_step=on_step,
-            on_best=on_best,
-            should_stop=should_stop,
-        ).run(resume=resume)
+        settings = replace(settings, batch=max(settings.batch, self.pool.config.processes))
+        checkpoint = self.checkpoint(style)
+        target = load_target(self.config, style)
+        scorer = self.scorer(style, target)
+        unit = spread(stock_voices(self.assets))
+        before = WalkState.load(checkpoint) if resume and checkpoint.is_file() else None
+        callbacks = {"on_step": on_step, "on_best": on_best, "on_phase": on_phase, "should_stop": should_stop}
+        state = None
+        if settings.optimizer != "walk" and (before is None or before.optimizer == "gradient"):
+            if before is None:
+                start, _, origin = starting_point(
+                    scorer, self.candidates(target, on_phase), batch=settings.batch, on_phase=on_phase
+                )
+            else:
+                start, origin = before.start, before.origin
+            steps = settings.steps if settings.optimizer == "gradient" else min(settings.gradient_steps, settings.steps)
+            state = GradientSearch(
+                synthesizer=self.trainer,
+                render=self.pool.synthesize_many,
+                target=target,
+                start=start,
+                origin=origin,
+                spread=unit,
+                settings=settings,
+                checkpoint=checkpoint,
+                steps=steps,
+                weights=self.config.scoring,
+                **callbacks,
+            ).run(resume=before is not None)
+            stopped = state.step < steps
+            if settings.optimizer == "gradient" or stopped:
+                return self._finish(style, state)
+        walk = VoiceEvolver(
+            scorer=scorer,
+            candidates={} if state is not None or before is not None else self.candidates(target, on_phase),
+            spread=unit,
+            settings=settings,
+            checkpoint=checkpoint,
+            after=state,
+            **callbacks,
+        )
+        return self._finish(style, walk.run(resume=state is None and before is not None))
+
+    def _finish(self, style: str, state: WalkState) -> WalkState:
         self.save(style, state.best)
+        if state.start is not None:
+            save_voice(state.start, self.config.paths.start_voice(style))
         return state
 
     def save(self, style: str, voice: torch.Tensor) -> Path:
@@ -140,6 +220,12 @@ class Pipeline:
     def reference(self, clips: Mapping[str, Sequence[Clip]]) -> dict[str, Path]:
         """From labeled recordings: the best validated takes of each style."""
         return _write_references(self.config, lambda style: build_reference(clips.get(style, ())))
+
+    def from_clip(self, audio: Path) -> dict[str, Path]:
+        """From one recording of the speaker (WAV, FLAC or OGG; 5 s of speech or more): the clip
+        is the reference of every style, with no teacher and no labeled takes."""
+        clip = read_audio(audio)
+        return _write_references(self.config, lambda style: clip_reference(clip.samples, clip.sample_rate))
 
     def teach(self, teacher: Teacher, sentences: Mapping[str, Sequence[str]]) -> dict[str, Path]:
         """From a teacher (F5-TTS): each style's sentences at its speed."""
@@ -174,9 +260,22 @@ class Pipeline:
             thresholds=config.thresholds,
             out_dir=out_dir,
             listening={style: listening_pair(config.paths, style, v, speak, out_dir) for style, v in voices.items()},
+            searches={style: self._search(style) for style in config.styles},
+            stock=stock_index(assets, each(speak)),
         )
         report.write(report_path)
         return report
+
+    def _search(self, style: str) -> Search:
+        """How the style's voice was found, from what Stage 2 left beside it."""
+        start_path = self.config.paths.start_voice(style)
+        checkpoint = self.config.paths.evolved_voice(style).with_suffix(".checkpoint")
+        origin = WalkState.load(checkpoint).origin if checkpoint.is_file() else ""
+        return Search(
+            start=load_voice(start_path) if start_path.is_file() else None,
+            origin=origin,
+            optimized_against=OPTIMIZED_AGAINST[self.config.evolution.optimizer],
+        )
 
     def written_report(self) -> ValidationReport:
         """The report Stage 3 wrote, for a deploy run on its own (``--stage deploy``)."""

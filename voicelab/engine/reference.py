@@ -26,6 +26,7 @@ from voicelab.engine.prosody import speech_frames
 SAMPLE_RATE = 24_000  # Kokoro's
 TARGET_LUFS = -23.0
 MIN_SECONDS, MAX_SECONDS = 20.0, 30.0
+MIN_CLIP_SECONDS = 5.0  # a single recording as the target: speaker encoders need a few seconds
 PAUSE_SECONDS = 0.4  # a breath between sentences, as a speaker would leave
 PEAK_LIMIT = 0.98  # normalizing a quiet take up must not clip it
 
@@ -113,6 +114,18 @@ def join(chosen: Sequence[tuple[Clip, np.ndarray]]) -> Reference:
         segments.append(Segment(clip.text.strip(), start / SAMPLE_RATE, (start + len(speech)) / SAMPLE_RATE))
         start += len(speech) + len(pause)
     return Reference(normalize_loudness(np.concatenate(pieces)), tuple(segments))
+
+
+def clip_reference(samples: np.ndarray, sample_rate: int, *, min_seconds: float = MIN_CLIP_SECONDS) -> Reference:
+    """One recording of the speaker as the reference, with no transcript and no labeled takes:
+    its speech without the edge silence, at 24 kHz and -23 LUFS."""
+    speech = _speech(Clip(samples, sample_rate, "", 1.0))
+    seconds = len(speech) / SAMPLE_RATE
+    if seconds < min_seconds:
+        raise NotEnoughMaterial(
+            f"The clip holds {seconds:.1f} s of speech; a voice needs at least {min_seconds:.0f} s of it."
+        )
+    return Reference(normalize_loudness(speech), ())
 
 
 def trimmed(clips: Sequence[Clip]) -> list[tuple[Clip, np.ndarray]]:

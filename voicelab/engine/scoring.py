@@ -22,6 +22,7 @@ import torch
 
 from voicelab.engine.audio import resample
 from voicelab.engine.config import ScoringWeights
+from voicelab.engine.judges import campp_embedding
 from voicelab.engine.prosody import analyze_prosody
 
 ENCODER_SAMPLE_RATE = 16_000  # resemblyzer's
@@ -50,7 +51,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @cache
-def _encoder():  # noqa: ANN202 - resemblyzer has no type stubs
+def resemblyzer_encoder() -> torch.nn.Module:  # resemblyzer has no type stubs: its VoiceEncoder
     from resemblyzer import VoiceEncoder
 
     return VoiceEncoder(device="cpu", verbose=False)
@@ -66,7 +67,7 @@ def speaker_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
     torch.set_num_threads(1)
     wav = preprocess_wav(np.asarray(audio, dtype=np.float32), source_sr=sample_rate)
-    return _encoder().embed_utterance(wav)
+    return resemblyzer_encoder().embed_utterance(wav)
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,18 @@ class Score:
 
 @dataclass(frozen=True)
 class Target:
-    """The reference audio, described once per run."""
+    """The reference audio, described once per run: its resemblyzer ``embedding`` (what the
+    search climbs), its features, and its CAM++ embedding (what Stage 3 judges by)."""
 
     embedding: np.ndarray
     features: Features
+    campp: np.ndarray
 
     @classmethod
     def from_audio(cls, audio: np.ndarray, sample_rate: int) -> Target:
-        return cls(speaker_embedding(audio, sample_rate), describe(audio, sample_rate))
+        return cls(
+            speaker_embedding(audio, sample_rate), describe(audio, sample_rate), campp_embedding(audio, sample_rate)
+        )
 
 
 class FitnessScorer:

@@ -216,6 +216,12 @@ class TorchSynthesizer(Synthesizer):
 
     @torch.no_grad()
     def render_styles(self, phonemes: str, styles: list[torch.Tensor], speed: float = 1.0) -> list[np.ndarray]:
+        return [audio.cpu().numpy() for audio in self.forward(phonemes, styles, speed)]
+
+    def forward(self, phonemes: str, styles: list[torch.Tensor], speed: float = 1.0) -> list[torch.Tensor]:
+        """The audio of each style row as tensors; run outside ``no_grad`` it is differentiable
+        with respect to the rows (durations are rounded: the gradient flows through the pitch and
+        energy curves and the decoder), which the gradient search uses."""
         text = self._text_side(tuple(self.token_ids(phonemes)))
         model, count = self.model, len(styles)
         ref_s = torch.cat([s.reshape(1, -1) for s in styles]).to(self.device)
@@ -224,7 +230,7 @@ class TorchSynthesizer(Synthesizer):
         d = model.predictor.text_encoder(text.d_en.expand(count, -1, -1), s, lengths, text.mask.expand(count, -1))
         x, _ = model.predictor.lstm(d)
         duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1) / speed
-        pred_dur = torch.round(duration).clamp(min=1).long()  # [voices, tokens]
+        pred_dur = torch.round(duration.detach()).clamp(min=1).long()  # [voices, tokens]
         alignment = _alignment(pred_dur)  # [voices, tokens, frames]
         en = d.transpose(-1, -2) @ alignment
         f0, noise = model.predictor.F0Ntrain(en, s)
@@ -232,7 +238,7 @@ class TorchSynthesizer(Synthesizer):
         audio = model.decoder(asr, f0, noise, ref_s[:, :128]).reshape(count, -1)
         per_frame = audio.shape[-1] // alignment.shape[-1]
         frames = pred_dur.sum(dim=-1)
-        return [audio[i, : int(frames[i]) * per_frame].cpu().numpy() for i in range(count)]
+        return [audio[i, : int(frames[i]) * per_frame] for i in range(count)]
 
     @torch.no_grad()
     def _text_side(self, ids: tuple[int, ...]) -> _TextSide:

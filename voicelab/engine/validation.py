@@ -1,19 +1,23 @@
-"""Stage 3: does each evolved voice sound like its reference, consistently, and distinct?
+"""Stage 3: does each evolved voice sound like its reference, naturally, and is it really new?
 
 Each style's held-out phrases (of its own kind, never rendered during evolution) are
-spoken with its voice and judged against the seed's thresholds: speaker similarity to
-the style's reference ≥ 0.70, self-consistency across the phrases ≥ 0.85, every
-rendering at least 1 s long. Across styles, the coefficient of variation of the prosody
-features must be above 5 % (the styles must not all sound alike); that comparison uses
-phrases every style speaks, so a difference in text cannot pass for a difference in
-voice. The report lists every number, threshold and verdict, and the audio files it judged.
+spoken with its voice and judged by models the walk does not climb: CAM++ for the speaker
+(similarity to the reference, consistency across the phrases), DistillMOS for naturalness
+(an absolute floor, and no more than a little below the start voice). Distinctness: the
+voice must be closer to the reference than the stock voice it started from, and closer to
+the reference than to any stock voice, so a start voice passed off as a distillation fails.
+resemblyzer, which the search optimizes, is reported as the seed's figure, not gated on.
+Across styles, the coefficient of variation of the prosody features must be above 5 % (the
+styles must not all sound alike), on phrases every style speaks, so a difference in text
+cannot pass for a difference in voice. The report lists every check with its judge,
+threshold and value, which judges the voice was optimized against, and the audio it judged.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -24,8 +28,10 @@ import torch
 from voicelab.engine.audio import write_wav
 from voicelab.engine.config import STYLES, Thresholds
 from voicelab.engine.files import atomic_path
+from voicelab.engine.judges import campp_embedding, naturalness
 from voicelab.engine.prosody import analyze_prosody
 from voicelab.engine.scoring import Target, cosine, speaker_embedding
+from voicelab.engine.stock import StockIndex
 
 SAMPLE_RATE = 24_000
 # Spoken by every style for the differentiation check; in neither the corpus nor the scorer's texts.
@@ -49,18 +55,18 @@ class _Renderer:
 
     def __init__(self, speak: Speak, out_dir: Path) -> None:
         self.speak, self.out_dir = speak, out_dir
-        self.done: dict[tuple[str, str], tuple[np.ndarray, str]] = {}
+        self.done: dict[tuple[str, str, str], tuple[np.ndarray, str]] = {}
 
     def __call__(
         self, style: str, voice: torch.Tensor, phrases: Sequence[str], prefix: str
     ) -> tuple[list[np.ndarray], list[str]]:
         for number, phrase in enumerate(phrases, start=1):
-            if (style, phrase) not in self.done:
+            if (style, prefix, phrase) not in self.done:
                 audio = self.speak(phrase, voice)
                 path = self.out_dir / style / f"{prefix}_{number}.wav"
                 write_wav(path, audio, SAMPLE_RATE)
-                self.done[style, phrase] = (audio, str(path))
-        rendered = [self.done[style, phrase] for phrase in phrases]
+                self.done[style, prefix, phrase] = (audio, str(path))
+        rendered = [self.done[style, prefix, phrase] for phrase in phrases]
         return [audio for audio, _ in rendered], [path for _, path in rendered]
 
 
@@ -75,21 +81,29 @@ def _prosody(renderings: Sequence[np.ndarray], phrases: Sequence[str]) -> dict[s
 
 @dataclass(frozen=True)
 class Check:
-    """One measured value against its pass mark (``value >= threshold`` passes)."""
+    """One measured value against its pass mark (``value >= threshold`` passes), and the judge
+    that measured it. A check that does not ``gate`` is reported beside the verdict, not in it."""
 
     value: float
     threshold: float
+    judge: str = ""
+    gates: bool = True
+    detail: str = ""
 
     @property
     def passed(self) -> bool:
         return self.value >= self.threshold
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "threshold": self.threshold, "passed": self.passed}
+        return {**asdict(self), "passed": self.passed}
 
     @classmethod
-    def measured(cls, value: float, threshold: float) -> Check:
-        return cls(round(value, 4), threshold)
+    def from_dict(cls, data: Mapping[str, Any]) -> Check:
+        return cls(**{key: value for key, value in data.items() if key != "passed"})
+
+    @classmethod
+    def measured(cls, value: float, threshold: float, judge: str, **extra: Any) -> Check:
+        return cls(round(value, 4), threshold, judge, **extra)
 
 
 @dataclass(frozen=True)
@@ -110,10 +124,12 @@ class StyleVerdict:
     phrases: list[str]
     audio: list[str]  # the renderings judged, one per phrase
     listening: Listening | None = None
+    origin: str = ""  # the start voice the search began from
+    optimized_against: list[str] = field(default_factory=list)  # judges inside the search
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks.values())
+        return all(check.passed for check in self.checks.values() if check.gates)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +138,8 @@ class StyleVerdict:
             "phrases": self.phrases,
             "audio": self.audio,
             "listening": asdict(self.listening) if self.listening else None,
+            "origin": self.origin,
+            "optimized_against": self.optimized_against,
             "passed": self.passed,
         }
 
@@ -129,11 +147,13 @@ class StyleVerdict:
     def from_dict(cls, data: Mapping[str, Any]) -> StyleVerdict:
         listening = data.get("listening")
         return cls(
-            checks={name: Check(c["value"], c["threshold"]) for name, c in data["checks"].items()},
+            checks={name: Check.from_dict(c) for name, c in data["checks"].items()},
             prosody=dict(data["prosody"]),
             phrases=list(data["phrases"]),
             audio=list(data["audio"]),
             listening=Listening(**listening) if listening else None,
+            origin=data.get("origin", ""),
+            optimized_against=list(data.get("optimized_against", [])),
         )
 
 
@@ -207,6 +227,68 @@ class ValidationReport:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+@dataclass(frozen=True)
+class Search:
+    """How a style's voice was found: the start voice, its name, and the judges the search
+    optimized (they cannot vouch for the result alone)."""
+
+    start: torch.Tensor | None = None
+    origin: str = ""
+    optimized_against: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """One voice's renderings of the phrases, as the judges hear them."""
+
+    renderings: list[np.ndarray]
+    files: list[str]
+    campp: list[np.ndarray]
+    resemblyzer: list[np.ndarray]
+    mos: float
+
+    @classmethod
+    def of(cls, renderings: list[np.ndarray], files: list[str]) -> _Judged:
+        return cls(
+            renderings,
+            files,
+            [campp_embedding(audio, SAMPLE_RATE) for audio in renderings],
+            [speaker_embedding(audio, SAMPLE_RATE) for audio in renderings],
+            float(np.mean([naturalness(audio, SAMPLE_RATE) for audio in renderings])),
+        )
+
+    def campp_to(self, embedding: np.ndarray) -> float:
+        return float(np.mean([cosine(e, embedding) for e in self.campp]))
+
+
+def _distinctness(
+    judged: _Judged, target: Target, start: _Judged | None, stock: StockIndex | None, thresholds: Thresholds
+) -> dict[str, Check]:
+    """Is the voice more than a stock voice? Closer to the reference than its start voice, and
+    closer to the reference than to any stock voice (those as close to the reference as a voice
+    is to itself are the reference's own voice, not another one)."""
+    similarity = judged.campp_to(target.campp)
+    checks = {}
+    if start is not None:
+        checks["closer_than_start"] = Check.measured(
+            similarity - start.campp_to(target.campp),
+            thresholds.closer_than_start,
+            "CAM++",
+            detail=f"start voice {start.campp_to(target.campp):.3f}",
+        )
+    if stock is not None:
+        others = {
+            name: judged.campp_to(stock.voice(name)[1])
+            for name, (_, to_target) in stock.similarities(target.embedding, target.campp).items()
+            if to_target < thresholds.speaker_similarity
+        }
+        nearest = max(others, key=others.get)
+        checks["closer_than_stock"] = Check.measured(
+            similarity - others[nearest], 0.0, "CAM++", detail=f"nearest stock voice {nearest} {others[nearest]:.3f}"
+        )
+    return checks
+
+
 def _style_verdict(
     style: str,
     voice: torch.Tensor,
@@ -215,22 +297,47 @@ def _style_verdict(
     phrases: Sequence[str],
     thresholds: Thresholds,
     listening: Listening | None,
+    search: Search,
+    stock: StockIndex | None,
 ) -> StyleVerdict:
-    renderings, files = render(style, voice, phrases, "phrase")
-    embeddings = [speaker_embedding(audio, SAMPLE_RATE) for audio in renderings]
-    similarity = float(np.mean([cosine(e, target.embedding) for e in embeddings]))
-    consistency = float(np.mean([cosine(a, b) for a, b in combinations(embeddings, 2)]))
-    shortest = min(len(audio) for audio in renderings) / SAMPLE_RATE
+    judged = _Judged.of(*render(style, voice, phrases, "phrase"))
+    start = _Judged.of(*render(style, search.start, phrases, "start")) if search.start is not None else None
+    shortest = min(len(audio) for audio in judged.renderings) / SAMPLE_RATE
+    checks = {
+        "speaker_similarity": Check.measured(judged.campp_to(target.campp), thresholds.speaker_similarity, "CAM++"),
+        "self_similarity": Check.measured(
+            float(np.mean([cosine(a, b) for a, b in combinations(judged.campp, 2)])),
+            thresholds.self_similarity,
+            "CAM++",
+        ),
+        "naturalness": Check.measured(judged.mos, thresholds.naturalness, "DistillMOS"),
+        **(
+            {
+                "naturalness_vs_start": Check.measured(
+                    judged.mos - start.mos, -thresholds.naturalness_drop, "DistillMOS", detail=f"start {start.mos:.2f}"
+                )
+            }
+            if start is not None
+            else {}
+        ),
+        **_distinctness(judged, target, start, stock, thresholds),
+        "min_audio_seconds": Check.measured(shortest, thresholds.min_audio_seconds, "duration"),
+        "seed_speaker_similarity": Check.measured(
+            float(np.mean([cosine(e, target.embedding) for e in judged.resemblyzer])),
+            thresholds.seed_speaker_similarity,
+            "resemblyzer",
+            gates=False,
+            detail="the seed's check; the search optimizes this encoder, so it is reported, not gated on",
+        ),
+    }
     return StyleVerdict(
-        checks={
-            "speaker_similarity": Check.measured(similarity, thresholds.speaker_similarity),
-            "self_similarity": Check.measured(consistency, thresholds.self_similarity),
-            "min_audio_seconds": Check.measured(shortest, thresholds.min_audio_seconds),
-        },
-        prosody=_prosody(renderings, phrases),
+        checks=checks,
+        prosody=_prosody(judged.renderings, phrases),
         phrases=list(phrases),
-        audio=files,
+        audio=judged.files,
         listening=listening,
+        origin=search.origin,
+        optimized_against=list(search.optimized_against),
     )
 
 
@@ -259,17 +366,32 @@ def validate(
     phrases: Mapping[str, Sequence[str]] | None = None,
     common_phrases: Sequence[str] = COMMON_PHRASES,
     listening: Mapping[str, Listening | None] | None = None,
+    searches: Mapping[str, Search] | None = None,
+    stock: StockIndex | None = None,
 ) -> ValidationReport:
     """Judge every style's voice; writes the renderings under ``out_dir``.
 
     ``phrases`` maps each style to its held-out phrases (default: the style's own);
-    ``listening``, each style to the A/B pair its report offers.
+    ``listening``, each style to the A/B pair its report offers; ``searches``, each style to
+    how its voice was found (without its start voice, ``closer_than_start`` is not checked);
+    ``stock``, the stock voices the voice must be closer to the reference than (without it,
+    ``closer_than_stock`` is not checked).
     """
     phrases = phrases or held_out_phrases(list(voices))
-    listening = listening or {}
+    listening, searches = listening or {}, searches or {}
     render = _Renderer(speak, out_dir)
     styles = {
-        style: _style_verdict(style, voice, targets[style], render, phrases[style], thresholds, listening.get(style))
+        style: _style_verdict(
+            style,
+            voice,
+            targets[style],
+            render,
+            phrases[style],
+            thresholds,
+            listening.get(style),
+            searches.get(style, Search()),
+            stock,
+        )
         for style, voice in voices.items()
     }
     # One style has nothing to differ from: the check does not apply, nothing is rendered for it.

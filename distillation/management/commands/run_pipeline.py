@@ -8,9 +8,9 @@ from tqdm import tqdm
 from distillation.services.material import build_references
 from distillation.services.teacher import configured_teacher
 from distillation.services.tts_keys import lab_tts_client
-from voicelab.engine.config import STYLE_NAMES, PipelineConfig
+from voicelab.engine.config import OPTIMIZERS, STYLE_NAMES, PipelineConfig
 from voicelab.engine.errors import CLEAR_ERRORS
-from voicelab.engine.evolution import StepEvent
+from voicelab.engine.evolution import Phase, StepEvent
 from voicelab.engine.pipeline import Evolution, Pipeline
 
 STAGES = ("all", "reference", "evolve", "validate", "deploy")
@@ -22,19 +22,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--stage", choices=STAGES, default="all")
         parser.add_argument("--styles", nargs="+", choices=STYLE_NAMES)
-        parser.add_argument("--steps", type=int)
+        parser.add_argument("--steps", type=int, help="Search steps (default: the optimizer's own).")
         parser.add_argument("--seed", type=int)
+        parser.add_argument(
+            "--optimizer",
+            choices=OPTIMIZERS,
+            help="Stage 2's search: gradient (default), the seed's random walk, or gradient then walk.",
+        )
         parser.add_argument("--resume", action="store_true", help="Continue each style from its checkpoint.")
         parser.add_argument("--force", action="store_true", help="Deploy styles that failed validation.")
         parser.add_argument("--output", type=Path, default=settings.DATA_DIR / "distillation")
         parser.add_argument(
             "--source",
-            choices=("recordings", "f5"),
+            choices=("recordings", "f5", "clip"),
             default="recordings",
-            help="Stage 1 from the labeled recordings, or from the F5-TTS teacher.",
+            help="Stage 1 from the labeled recordings, from the F5-TTS teacher, or from one clip of the "
+            "speaker (--reference-audio, 5 s or more).",
         )
         parser.add_argument("--tts-url", help="A teacher server (POST /synthesize) instead of F5-TTS in process.")
-        parser.add_argument("--reference-audio", type=Path, help="The voice to clone (F5-TTS in process).")
+        parser.add_argument(
+            "--reference-audio", type=Path, help="The voice to clone: the clip (--source clip) or F5-TTS's reference."
+        )
         parser.add_argument("--reference-text", default="", help="Its transcript (F5-TTS in process).")
         parser.add_argument("--f5-checkpoint", type=Path, help="Local F5-TTS checkpoint (F5-TTS in process).")
         parser.add_argument("--f5-vocoder", type=Path, help="Local vocos vocoder folder (F5-TTS in process).")
@@ -52,6 +60,7 @@ class Command(BaseCommand):
         styles: list[str] | None,
         steps: int | None,
         seed: int | None,
+        optimizer: str | None,
         resume: bool,
         force: bool,
         output: Path,
@@ -63,13 +72,18 @@ class Command(BaseCommand):
         f5_vocoder: Path | None,
         **options: object,
     ) -> None:
-        overrides = {key: value for key, value in {"steps": steps, "seed": seed}.items() if value is not None}
+        given = {"steps": steps, "seed": seed, "optimizer": optimizer}
+        overrides = {key: value for key, value in given.items() if value is not None}
         config = PipelineConfig.from_env(root=output, styles=tuple(styles or ()), **overrides)
         pipeline = Pipeline(config, settings.VOICELAB_MODELS_DIR)
         report = None
         if stage in ("all", "reference"):
-            teacher = None
-            if source == "f5" or tts_url:
+            teacher, clip = None, None
+            if source == "clip":
+                if reference_audio is None:
+                    raise CommandError("--source clip needs --reference-audio: a WAV, FLAC or OGG of the speaker.")
+                clip = reference_audio
+            elif source == "f5" or tts_url:
                 teacher = configured_teacher(
                     reference_audio=reference_audio,
                     reference_text=reference_text,
@@ -77,7 +91,7 @@ class Command(BaseCommand):
                     checkpoint=f5_checkpoint,
                     vocoder=f5_vocoder,
                 )
-            for style, path in build_references(pipeline, teacher=teacher).items():
+            for style, path in build_references(pipeline, teacher=teacher, clip=clip).items():
                 self.stdout.write(f"Stage 1 {style}: {path}")
         if stage in ("all", "evolve"):
             with pipeline.evolution() as evolution:
@@ -87,8 +101,12 @@ class Command(BaseCommand):
             report = pipeline.validate()
             for style, result in report.styles.items():
                 verdict = "passed" if result.passed else "FAILED"
-                checks = ", ".join(f"{k} {c.value} (≥ {c.threshold})" for k, c in result.checks.items())
+                checks = ", ".join(
+                    f"{k} {c.value} (≥ {c.threshold}, {c.judge}{'' if c.gates else ', not gated'})"
+                    for k, c in result.checks.items()
+                )
                 self.stdout.write(f"Stage 3 {style}: {verdict} — {checks}")
+                self.stdout.write(f"  optimized against: {', '.join(result.optimized_against) or 'nothing'}")
             self.stdout.write(f"Report: {config.paths.validation_report()}")
         if stage in ("all", "deploy"):
             result = pipeline.deploy(
@@ -107,15 +125,22 @@ class Command(BaseCommand):
 
     def _evolve(self, evolution: Evolution, style: str, *, resume: bool) -> None:
         total = evolution.config.evolution.steps
-        with tqdm(total=total, desc=f"evolve {style}", unit="step", disable=os.environ.get("CI") == "true") as bar:
+        quiet = os.environ.get("CI") == "true"
+        with tqdm(total=total, desc=f"evolve {style}", unit="step", disable=quiet) as bar:
+
+            def phase(phase: Phase) -> None:
+                bar.set_description_str(f"{style}: {phase.name} {phase.done}/{phase.total}")
+                if phase.done == phase.total:
+                    self.stdout.write(f"Stage 2 {style}: {phase.name} {phase.done}/{phase.total}")
 
             def progress(event: StepEvent) -> None:
+                bar.set_description_str(f"evolve {style}")
                 bar.n = event.step
                 bar.set_postfix(best=f"{event.best_score:.2f}", score=f"{event.score:.2f}", refresh=False)
                 bar.refresh()
 
-            state = evolution.run(style, resume=resume, on_step=progress)
+            state = evolution.run(style, resume=resume, on_step=progress, on_phase=phase)
         self.stdout.write(
-            f"Stage 2 {style}: best {state.best_score.score:.2f} (start {state.start_score:.2f}, from {state.origin}) "
-            f"→ {evolution.config.paths.evolved_voice(style)}"
+            f"Stage 2 {style}: {evolution.config.evolution.optimizer}, best {state.best_score.score:.2f} "
+            f"(start {state.start_score:.2f}, from {state.origin}) → {evolution.config.paths.evolved_voice(style)}"
         )

@@ -1,0 +1,239 @@
+"""Stage 2 by gradient: Adam on one offset of the voice, through Kokoro's differentiable path.
+
+    voice = start + offset * spread
+
+``offset`` is 256 numbers shared by all 510 rows, in units of the stock voices' per-element
+spread (a move of 1 is about one typical difference between stock voices); only it is trained,
+the model stays frozen. Each step renders two training phrases (rotated) with gradients, embeds
+them with the objective's encoders and takes one Adam step on
+
+    loss = -H(similarity to the reference, similarity across the two phrases, features)
+
+with H the seed's weighted harmonic mean (the features term is a constant: not differentiable),
+plus a weak prior on the offset, which is then held inside a trust region (RMS at most
+``trust_radius``): far from every stock voice Kokoro stops sounding natural. Every
+``select_every`` steps the voice is rendered on the selection phrases (never trained on, none
+of Stage 3's) by the walk's renderer and judged by all the objective's encoders together; the
+best so far is the voice kept. Never chosen by resemblyzer alone: alone, it is what overfits.
+
+Deterministic for a seed; the checkpoint holds the offset, Adam's state, the best voice and the
+history, so a killed run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from voicelab.engine.config import EvolutionSettings, ScoringWeights
+from voicelab.engine.differentiable import ENCODERS
+from voicelab.engine.evolution import Phase, StepEvent, WalkState
+from voicelab.engine.g2p import phonemize
+from voicelab.engine.judges import campp_embedding
+from voicelab.engine.scoring import (
+    RenderMany,
+    Score,
+    Target,
+    cosine,
+    describe,
+    feature_similarity,
+    speaker_embedding,
+    weighted_harmonic_mean,
+)
+from voicelab.engine.synthesis import TorchSynthesizer
+
+SAMPLE_RATE = 24_000
+# Short call-center phrases, two a step, in none of the corpus, the walk's texts or Stage 3's phrases.
+TRAINING_TEXTS = (
+    "Perfecto, ya lo tengo anotado.",
+    "¿Me confirma su código postal, por favor?",
+    "Le envío ahora mismo un mensaje con el enlace.",
+    "No se preocupe, lo solucionamos enseguida.",
+    "¿Hay algo más en lo que pueda ayudarle?",
+    "Su pedido salió ayer del almacén.",
+    "Un segundo, que compruebo la tarifa.",
+    "Muchas gracias por su paciencia.",
+)
+SELECTION_TEXTS = ("Vamos a revisar juntos su última factura.", "Le llamo del servicio técnico.")
+OBJECTIVE = ("resemblyzer", "campp")  # both encoders: on real recordings they disagree, alone each overfits
+PRIOR = 0.001
+
+Embed = Callable[[np.ndarray], np.ndarray]
+JUDGES: dict[str, Embed] = {
+    "resemblyzer": lambda audio: speaker_embedding(audio, SAMPLE_RATE),
+    "campp": lambda audio: campp_embedding(audio, SAMPLE_RATE),
+}
+
+
+def _target_embeddings(target: Target) -> dict[str, np.ndarray]:
+    return {"resemblyzer": target.embedding, "campp": target.campp}
+
+
+@dataclass
+class _Offset:
+    """The trained parameter and the voice it makes."""
+
+    start: torch.Tensor  # [510, 1, 256]
+    spread: torch.Tensor  # [510, 1, 256]
+    offset: torch.Tensor  # [256], requires grad
+
+    def voice(self) -> torch.Tensor:
+        return self.start + self.offset * self.spread
+
+    def row(self, count: int) -> torch.Tensor:
+        return self.start[count - 1] + self.offset * self.spread[count - 1]
+
+    def project(self, radius: float) -> None:
+        """Back inside the trust region: RMS of the offset at most ``radius``."""
+        with torch.no_grad():
+            rms = float(self.offset.pow(2).mean().sqrt())
+            if rms > radius:
+                self.offset.mul_(radius / rms)
+
+
+class GradientSearch:
+    """Runs the gradient search for one style, from ``start`` (a voice and its name). The
+    callbacks are the walk's (``VoiceEvolver``): a StepEvent per step, the best voice whenever
+    it changes, a stop asked after every step."""
+
+    def __init__(
+        self,
+        *,
+        synthesizer: TorchSynthesizer,
+        render: RenderMany,
+        target: Target,
+        start: torch.Tensor,
+        origin: str,
+        spread: torch.Tensor,
+        settings: EvolutionSettings,
+        checkpoint: Path,
+        steps: int | None = None,
+        weights: ScoringWeights = ScoringWeights(),
+        texts: Sequence[str] = TRAINING_TEXTS,
+        encoders: Sequence[str] = OBJECTIVE,
+        on_step: Callable[[StepEvent], None] | None = None,
+        on_best: Callable[[torch.Tensor], None] | None = None,
+        on_phase: Callable[[Phase], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.synthesizer, self.render, self.target = synthesizer, render, target
+        self.start, self.origin, self.spread = start, origin, spread
+        self.settings, self.checkpoint = settings, checkpoint
+        self.steps = steps or settings.steps
+        self.weights, self.texts, self.encoders = weights, tuple(texts), tuple(encoders)
+        self.targets = {name: torch.from_numpy(e).float() for name, e in _target_embeddings(target).items()}
+        self.on_step = on_step or (lambda event: None)
+        self.on_best = on_best or (lambda voice: None)
+        self.on_phase = on_phase or (lambda phase: None)
+        self.should_stop = should_stop or (lambda: False)
+        for module in (synthesizer.model, *(_module(name) for name in self.encoders)):
+            module.requires_grad_(False)
+
+    def run(self, *, resume: bool = False) -> WalkState:
+        state = WalkState.load(self.checkpoint) if resume and self.checkpoint.exists() else self._begin()
+        self.on_best(state.best)
+        param = _Offset(state.start, self.spread, state.search["offset"].clone().requires_grad_(True))
+        adam = torch.optim.Adam([param.offset], lr=self.settings.learning_rate)
+        if state.search.get("adam"):
+            adam.load_state_dict(state.search["adam"])
+        started = time.monotonic() - state.elapsed
+        while state.step < self.steps:
+            step = state.step + 1
+            score = self._train(param, adam, step, state.seed)
+            accepted = False
+            if step % self.settings.select_every == 0 or step == self.steps:
+                voice = param.voice().detach().clone()
+                selected = self._select(voice, state.seed)
+                if selected.score > state.best_score.score:
+                    state.best, state.best_score, accepted = voice, selected, True
+            state.step, state.elapsed = step, time.monotonic() - started
+            state.search = {"offset": param.offset.detach().clone(), "adam": adam.state_dict()}
+            event = StepEvent(
+                step=step,
+                **score.as_dict(),
+                accepted=accepted,
+                best_score=state.best_score.score,
+                elapsed=state.elapsed,
+            )
+            state.history.append(event.as_dict())
+            self.on_step(event)
+            stop = self.should_stop()
+            state.save(self.checkpoint)  # a gradient step costs seconds: a checkpoint is cheap beside it
+            if accepted:
+                self.on_best(state.best)
+            if stop:
+                break
+        return state
+
+    def _begin(self) -> WalkState:
+        seed = self.settings.seed if self.settings.seed is not None else int(torch.seed() % 2**31)
+        self.on_phase(Phase("judging the start voice", 0, 1))
+        score = self._select(self.start, seed)
+        self.on_phase(Phase("judging the start voice", 1, 1))
+        state = WalkState(
+            step=0,
+            best=self.start,
+            best_score=score,
+            origin=self.origin,
+            start_score=score.score,
+            seed=seed,
+            rng_state=torch.Generator().manual_seed(seed).get_state(),
+            start=self.start,
+            optimizer="gradient",
+            search={"offset": torch.zeros(self.start.shape[-1]), "adam": {}},
+        )
+        state.save(self.checkpoint)
+        return state
+
+    def _train(self, param: _Offset, adam: torch.optim.Optimizer, step: int, seed: int) -> Score:
+        """One Adam step on two training phrases; the Score of the voice before it."""
+        torch.manual_seed(seed + step)  # Kokoro's decoder draws noise: fix it per step
+        first = 2 * (step - 1) % len(self.texts)
+        texts = (self.texts[first], self.texts[(first + 1) % len(self.texts)])
+        audios, embeddings = [], []
+        for text in texts:
+            phonemes = phonemize(text)
+            count = len(self.synthesizer.token_ids(phonemes))
+            audio = self.synthesizer.forward(phonemes, [param.row(count)])[0]
+            audios.append(audio)
+            embeddings.append({name: ENCODERS[name](audio) for name in self.encoders})
+        target = torch.stack([e[n] @ self.targets[n] for e in embeddings for n in self.encoders]).mean()
+        consistency = torch.stack([embeddings[0][n] @ embeddings[1][n] for n in self.encoders]).mean()
+        features = feature_similarity(describe(audios[0].detach().numpy(), SAMPLE_RATE), self.target.features)
+        loss = -self._harmonic(target, consistency, features) + PRIOR * param.offset.pow(2).sum()
+        adam.zero_grad()
+        loss.backward()
+        adam.step()
+        param.project(self.settings.trust_radius)
+        values = (float(target.detach()), float(consistency.detach()), features)
+        return Score(weighted_harmonic_mean(values, self.weights.as_tuple()) * 100, *values)
+
+    def _harmonic(self, target: torch.Tensor, consistency: torch.Tensor, features: float) -> torch.Tensor:
+        w_target, w_self, w_features = self.weights.as_tuple()
+        return (w_target + w_self + w_features) / (
+            w_target / target.clamp(min=1e-3) + w_self / consistency.clamp(min=1e-3) + w_features / max(features, 1e-3)
+        )
+
+    def _select(self, voice: torch.Tensor, seed: int) -> Score:
+        """The voice on the selection phrases, by every objective encoder together."""
+        torch.manual_seed(seed)
+        audios = [self.render(text, [voice])[0] for text in SELECTION_TEXTS]
+        embeddings = [{name: JUDGES[name](audio) for name in self.encoders} for audio in audios]
+        targets = _target_embeddings(self.target)
+        target = float(np.mean([cosine(e[n], targets[n]) for e in embeddings for n in self.encoders]))
+        consistency = float(np.mean([cosine(embeddings[0][n], embeddings[1][n]) for n in self.encoders]))
+        features = feature_similarity(describe(audios[0], SAMPLE_RATE), self.target.features)
+        values = (target, consistency, features)
+        return Score(weighted_harmonic_mean(values, self.weights.as_tuple()) * 100, *values)
+
+
+def _module(encoder: str) -> torch.nn.Module:
+    from voicelab.engine.judges import campp_model
+    from voicelab.engine.scoring import resemblyzer_encoder
+
+    return {"resemblyzer": resemblyzer_encoder, "campp": campp_model}[encoder]()
