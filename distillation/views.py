@@ -69,7 +69,7 @@ def launch(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 styles=data["styles"],
                 steps=data["steps"],
-                optimizer=data["optimizer"],
+                optimizer=data["optimizer"] or None,
                 seed=data["seed"],
                 source=data["source"],
                 reference_audio=data["reference_audio"],

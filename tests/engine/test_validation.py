@@ -105,7 +105,9 @@ def test_a_start_voice_passed_off_as_a_distillation_fails(
     assert not report.passed
     assert not checks["speaker_similarity"].passed
     assert not checks["closer_than_start"].passed and checks["closer_than_start"].value == 0.0
-    assert not checks["closer_than_stock"].passed and "_alex" in checks["closer_than_stock"].detail  # em_alex or its twin
+    assert (
+        not checks["closer_than_stock"].passed and "_alex" in checks["closer_than_stock"].detail
+    )  # em_alex or its twin
     assert checks["naturalness_vs_start"].passed  # it sounds as natural as it started: it is its start
 
 

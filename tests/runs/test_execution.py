@@ -70,7 +70,9 @@ def test_a_run_goes_from_recordings_to_a_report(lab: Path, neutral_material: Non
     run.refresh_from_db()
     assert run.status == Status.SUCCEEDED and run.stage == DistillationRun.Stage.DONE
     neutral = run.report["styles"]["neutral"]
-    assert neutral["checks"]["speaker_similarity"]["threshold"] == 0.70
+    assert neutral["checks"]["speaker_similarity"]["threshold"] == 0.75  # CAM++, not the optimized resemblyzer
+    assert neutral["checks"]["speaker_similarity"]["judge"] == "CAM++"
+    assert neutral["optimized_against"] == ["resemblyzer", "CAM++ (start choice only)"]
     assert Path(neutral["listening"]["evolved"]).is_file() and neutral["listening"]["text"] == walk.preview["text"]
     assert load_voice(run.paths.evolved_voice("neutral")).shape == (510, 1, 256)
 

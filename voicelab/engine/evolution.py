@@ -130,8 +130,6 @@ class VoiceEvolver:
         on_phase: Callable[[Phase], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        if not candidates and after is None:
-            raise ValueError("The walk needs at least one candidate start.")
         self.scorer = scorer
         self.candidates = dict(candidates)
         self.settings = settings
@@ -203,6 +201,8 @@ class VoiceEvolver:
     def _start(self) -> WalkState:
         if self.after is not None:
             return self._continue(self.after)
+        if not self.candidates:
+            raise ValueError("A walk that does not resume needs at least one candidate start.")
         # Without a seed the run picks one, and records it: a resumed run must reuse it.
         seed = self.settings.seed if self.settings.seed is not None else int(torch.seed() % 2**31)
         generator = torch.Generator().manual_seed(seed)

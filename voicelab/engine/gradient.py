@@ -99,7 +99,8 @@ class _Offset:
 class GradientSearch:
     """Runs the gradient search for one style, from ``start`` (a voice and its name). The
     callbacks are the walk's (``VoiceEvolver``): a StepEvent per step, the best voice whenever
-    it changes, a stop asked after every step."""
+    it changes, a stop asked after every step (the voice is then judged on the selection
+    phrases before the search ends, so a cancel keeps the best of what it reached)."""
 
     def __init__(
         self,
@@ -146,7 +147,8 @@ class GradientSearch:
             step = state.step + 1
             score = self._train(param, adam, step, state.seed)
             accepted = False
-            if step % self.settings.select_every == 0 or step == self.steps:
+            stop = self.should_stop()  # a stopped search is judged where it stopped, not steps before
+            if step % self.settings.select_every == 0 or step == self.steps or stop:
                 voice = param.voice().detach().clone()
                 selected = self._select(voice, state.seed)
                 if selected.score > state.best_score.score:
@@ -162,7 +164,6 @@ class GradientSearch:
             )
             state.history.append(event.as_dict())
             self.on_step(event)
-            stop = self.should_stop()
             state.save(self.checkpoint)  # a gradient step costs seconds: a checkpoint is cheap beside it
             if accepted:
                 self.on_best(state.best)
