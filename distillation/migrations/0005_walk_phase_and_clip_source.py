@@ -3,6 +3,17 @@
 from django.db import migrations, models
 
 
+def earlier_runs_walked(apps, schema_editor):
+    """Runs frozen before the optimizer was a setting walked from the three Spanish voices; their
+    record says so, or a resume would take the new default (the gradient, from every voice)."""
+    DistillationRun = apps.get_model("distillation", "DistillationRun")
+    for run in DistillationRun.objects.exclude(config={}):
+        evolution = run.config.get("evolution", {})
+        if "optimizer" not in evolution:
+            evolution["optimizer"] = "walk"
+            run.save(update_fields=["config"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,4 +31,5 @@ class Migration(migrations.Migration):
             name='source',
             field=models.CharField(choices=[('recordings', 'labeled recordings'), ('f5', 'F5-TTS teacher'), ('clip', 'one clip of the speaker')], default='recordings', max_length=16),
         ),
+        migrations.RunPython(earlier_runs_walked, migrations.RunPython.noop),
     ]

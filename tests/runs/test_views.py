@@ -121,6 +121,30 @@ def test_an_f5_launch_needs_a_configured_teacher_and_a_usable_voice(
     )
 
 
+def test_a_clip_launch_needs_five_seconds_of_the_speaker_and_keeps_the_optimizer(
+    operator_client: Client, lab: Path, speak: Callable
+) -> None:
+    """No takes and no teacher: the clip is the target. The optimizer chosen is the run's."""
+    data = {"styles": ["neutral", "amable"], "source": "clip", "optimizer": "hybrid"}
+    missing = operator_client.post(LAUNCH, data)
+    assert missing.status_code == 400 and "A clip target needs the clip" in missing.content.decode()
+    short = speak("Hola.")
+    too_short = operator_client.post(
+        LAUNCH, {**data, "reference_audio": wav_upload(short.samples, rate=short.sample_rate)}
+    )
+    assert too_short.status_code == 400 and "give 5-300 s" in too_short.content.decode()
+    assert not DistillationRun.objects.exists()
+
+    clip = speak("Buenos días, le habla Marta, del servicio de atención al cliente. ¿En qué puedo ayudarle hoy?")
+    launched = operator_client.post(
+        LAUNCH, {**data, "reference_audio": wav_upload(clip.samples, rate=clip.sample_rate)}
+    )
+    run = DistillationRun.objects.get()
+    assert launched.status_code == 302 and run.source == "clip" and Path(run.reference_audio.path).is_file()
+    config = run.pipeline_config()
+    assert (config.evolution.optimizer, config.evolution.steps, run.steps) == ("hybrid", 230, 230)
+
+
 def test_cancel_and_resume_say_what_they_did_or_why_not(
     operator_client: Client, lab: Path, operator, django_capture_on_commit_callbacks
 ) -> None:
@@ -187,7 +211,8 @@ def test_a_finished_runs_report_ab_and_deploy(operator_client: Client, lab: Path
 
     page = operator_client.get(reverse("distillation:report", args=[run.pk])).content.decode()
     similarity = run.report["styles"]["neutral"]["checks"]["speaker_similarity"]
-    assert f"<td>{similarity['value']}</td><td>≥ 0.7</td>" in page
+    assert f"<td>CAM++</td><td>{similarity['value']}</td><td>≥ 0.75</td>" in page  # each check names its judge
+    assert "<td>DistillMOS</td>" in page and "reported only" in page  # resemblyzer: beside the verdict
     assert page.count("<audio") >= 5  # three held-out phrases, target and evolved
     assert "could not be reached" in page  # the TTS panel says why it shows no voices
 

@@ -200,7 +200,7 @@ class GradientSearch:
         for text in texts:
             phonemes = phonemize(text)
             count = len(self.synthesizer.token_ids(phonemes))
-            audio = self.synthesizer.forward(phonemes, [param.row(count)])[0]
+            audio = self.synthesizer.forward(phonemes, [param.row(count)])[0].cpu()  # the encoders run on the CPU
             audios.append(audio)
             embeddings.append({name: ENCODERS[name](audio) for name in self.encoders})
         target = torch.stack([e[n] @ self.targets[n] for e in embeddings for n in self.encoders]).mean()

@@ -1,0 +1,63 @@
+"""Stage 2 through the pipeline's facade: a hybrid search (gradient, then the walk) from a start
+chosen among the stock voices, stopped in its gradient part and resumed exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from voicelab.engine.config import PipelineConfig
+from voicelab.engine.evolution import Phase, StepEvent, WalkState
+from voicelab.engine.pipeline import Pipeline
+from voicelab.engine.reference import Reference, normalize_loudness, write_reference
+from voicelab.engine.voices import load_voice
+
+REFERENCE = "Buenos días, gracias por llamar. Le atiende el servicio de atención al cliente, ¿en qué puedo ayudarle?"
+
+
+def hybrid(root: Path, kokoro_assets, reference: Reference, **callbacks: object) -> WalkState:
+    config = PipelineConfig.from_env(
+        root=root,
+        environ={},
+        styles=("neutral",),
+        optimizer="hybrid",
+        steps=3,
+        gradient_steps=2,
+        seed=3,
+        base_voices=("ef_dora", "em_alex", "af_heart"),
+        interpolation_alphas=(0.0,),
+        start_candidates=2,
+    )
+    write_reference(reference, config.paths.reference_audio("neutral"))
+    with Pipeline(config, kokoro_assets.root).evolution() as evolution:
+        return evolution.run("neutral", resume=(root / "evolved_voices/neutral.checkpoint").is_file(), **callbacks)
+
+
+@pytest.fixture(scope="module")
+def reference(onnx_synthesizer, stock_voice: Callable) -> Reference:
+    return Reference(normalize_loudness(onnx_synthesizer.synthesize(REFERENCE, stock_voice("em_santa"))), ())
+
+
+def test_a_hybrid_search_walks_on_from_the_gradient_and_resumes_exactly(
+    kokoro_assets, torch_synthesizer, reference: Reference, tmp_path: Path
+) -> None:
+    events: list[StepEvent] = []
+    phases: list[Phase] = []
+    whole = hybrid(tmp_path / "whole", kokoro_assets, reference, on_step=events.append, on_phase=phases.append)
+    assert [e.step for e in events] == [1, 2, 3] and whole.optimizer == "walk"  # steps 1-2 gradient, 3 walk
+    # The two nearest of the three allowed voices and their midpoint, then the gradient judges its start.
+    assert ("choosing a start voice", 3, 3) in [(p.name, p.done, p.total) for p in phases]
+    assert phases[-1] == Phase("judging the start voice", 1, 1)
+    assert whole.origin.split("~")[0] in {"ef_dora", "em_alex", "af_heart"}
+    start = load_voice(tmp_path / "whole/start_voices/neutral.pt")
+    assert torch.equal(start, whole.start) and not torch.equal(whole.best, start)
+    assert load_voice(tmp_path / "whole/evolved_voices/neutral.pt").shape == (510, 1, 256)
+
+    stopped = hybrid(tmp_path / "killed", kokoro_assets, reference, should_stop=lambda: True)
+    assert (stopped.step, stopped.optimizer) == (1, "gradient")  # a cancel in the gradient part
+    resumed = hybrid(tmp_path / "killed", kokoro_assets, reference)
+    assert resumed.step == 3 and torch.equal(resumed.best, whole.best)
+    assert [h["step"] for h in resumed.history] == [1, 2, 3]
