@@ -22,7 +22,7 @@ class LaunchForm(forms.Form):
         choices=[(name, name) for name in OPTIMIZERS],
         initial=OPTIMIZERS[0],
         required=False,  # not given: the default, gradient
-        help_text="gradient: Adam through Kokoro; walk: the seed's random walk; hybrid: gradient, then the walk.",
+        help_text="gradient: Adam through Kokoro; walk: KVoiceWalk's random walk; hybrid: gradient, then the walk.",
     )
     steps = forms.IntegerField(
         required=False,

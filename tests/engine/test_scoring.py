@@ -76,6 +76,6 @@ def test_early_termination_skips_a_hopeless_candidate(scorer: FitnessScorer, sto
 
 
 def test_self_similarity_needs_two_texts(onnx_synthesizer, greeting) -> None:
-    target = Target(np.ones(256) / 16, describe(greeting.samples, greeting.sample_rate))
+    target = Target(np.ones(256) / 16, describe(greeting.samples, greeting.sample_rate), np.ones(192) / np.sqrt(192))
     with pytest.raises(ValueError, match="two different texts"):
         FitnessScorer(target=target, render=each(onnx_synthesizer.synthesize), texts=("Hola.", "Hola."))

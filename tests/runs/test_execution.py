@@ -63,6 +63,10 @@ def test_a_run_goes_from_recordings_to_a_report(lab: Path, neutral_material: Non
     messages = drain()
     sent = [e["step"] for m in messages if m["type"] == "run.steps" for e in m["events"]]
     assert sent == [1, 2, 3, 4]  # each step sent once, after it was stored
+    # Before step one the page is told what happens: the three nearest stock voices and their midpoints.
+    phases = [m["run"]["styles"][0]["phase"] for m in messages if m["type"] == "run.status"]
+    assert "choosing a start voice 0/6" in phases and "choosing a start voice 6/6" in phases
+    assert walk.phase == ""  # cleared by the first step
     assert any(m["type"] == "run.preview" for m in messages)
     assert messages[-1]["type"] == "run.status" and messages[-1]["run"]["stage"] == "validate"
 

@@ -193,6 +193,9 @@ class GradientSearch:
 
     def _train(self, param: _Offset, adam: torch.optim.Optimizer, step: int, seed: int) -> Score:
         """One Adam step on two training phrases; the Score of the voice before it."""
+        # The judges' resemblyzer sets one thread for itself; training takes the trainer's own back
+        # (so steps are as fast, and their sums in the same order, whatever ran before them).
+        torch.set_num_threads(self.synthesizer.config.threads)
         torch.manual_seed(seed + step)  # Kokoro's decoder draws noise: fix it per step
         first = 2 * (step - 1) % len(self.texts)
         texts = (self.texts[first], self.texts[(first + 1) % len(self.texts)])
