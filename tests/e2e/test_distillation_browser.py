@@ -57,6 +57,7 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
     for style in ("amable", "empatico", "profesional"):
         page.locator(f'input[name="styles"][value="{style}"]').uncheck()
     expect(page.locator("#launch-check")).to_have_text("Ready to launch.")
+    page.locator("#id_optimizer").select_option("walk")  # seconds a step; the gradient is tested elsewhere
     page.get_by_label("Steps").fill("12")
     page.get_by_label("Seed").fill("21")
     page.get_by_role("button", name="Launch").click()

@@ -193,9 +193,9 @@ class GradientSearch:
 
     def _train(self, param: _Offset, adam: torch.optim.Optimizer, step: int, seed: int) -> Score:
         """One Adam step on two training phrases; the Score of the voice before it."""
-        # The judges' resemblyzer sets one thread for itself; training takes the trainer's own back
-        # (so steps are as fast, and their sums in the same order, whatever ran before them).
-        torch.set_num_threads(self.synthesizer.config.threads)
+        # One thread: with more, the backward pass adds its partial sums in a varying order, and
+        # Adam's normalised steps magnify the difference, so a resumed search would not be exact.
+        torch.set_num_threads(1)
         torch.manual_seed(seed + step)  # Kokoro's decoder draws noise: fix it per step
         first = 2 * (step - 1) % len(self.texts)
         texts = (self.texts[first], self.texts[(first + 1) % len(self.texts)])
