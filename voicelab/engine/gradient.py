@@ -34,7 +34,7 @@ from voicelab.engine.config import EvolutionSettings, ScoringWeights
 from voicelab.engine.differentiable import ENCODERS
 from voicelab.engine.evolution import Phase, StepEvent, WalkState
 from voicelab.engine.g2p import phonemize
-from voicelab.engine.judges import campp_embedding
+from voicelab.engine.judges import campp_embedding, campp_model
 from voicelab.engine.scoring import (
     RenderMany,
     Score,
@@ -42,6 +42,7 @@ from voicelab.engine.scoring import (
     cosine,
     describe,
     feature_similarity,
+    resemblyzer_encoder,
     speaker_embedding,
     weighted_harmonic_mean,
 )
@@ -132,7 +133,8 @@ class GradientSearch:
         self.on_best = on_best or (lambda voice: None)
         self.on_phase = on_phase or (lambda phase: None)
         self.should_stop = should_stop or (lambda: False)
-        for module in (synthesizer.model, *(_module(name) for name in self.encoders)):
+        models = {"resemblyzer": resemblyzer_encoder, "campp": campp_model}
+        for module in (synthesizer.model, *(models[name]() for name in self.encoders)):
             module.requires_grad_(False)
 
     def run(self, *, resume: bool = False) -> WalkState:
@@ -234,10 +236,3 @@ class GradientSearch:
         features = feature_similarity(describe(audios[0], SAMPLE_RATE), self.target.features)
         values = (target, consistency, features)
         return Score(weighted_harmonic_mean(values, self.weights.as_tuple()) * 100, *values)
-
-
-def _module(encoder: str) -> torch.nn.Module:
-    from voicelab.engine.judges import campp_model
-    from voicelab.engine.scoring import resemblyzer_encoder
-
-    return {"resemblyzer": resemblyzer_encoder, "campp": campp_model}[encoder]()

@@ -112,12 +112,18 @@ class Evolution:
             self.pool.synthesize_many,
             lambda done, total: tell(Phase("describing the stock voices", done, total)),
             batch=self.pool.config.processes,
+            voices=self.voices,
         )
+
+    @cached_property
+    def voices(self) -> dict[str, torch.Tensor]:
+        """The stock voices, read once for the start, the index's key and the search's unit."""
+        return stock_voices(self.assets)
 
     def candidates(self, target: Target, on_phase: PhaseCallback | None = None) -> dict[str, torch.Tensor]:
         """The starts to score: the stock voices nearest to the target, and blends of them."""
         settings = self.config.evolution
-        voices = stock_voices(self.assets)
+        voices = self.voices
         among = settings.base_voices or tuple(voices)
         nearest = nearest_voices(self.stock(on_phase), target, among=among, k=settings.start_candidates)
         return start_candidates(voices, [name for name, _ in nearest], settings.interpolation_alphas)
@@ -146,7 +152,7 @@ class Evolution:
         checkpoint = self.checkpoint(style)
         target = load_target(self.config, style)
         scorer = self.scorer(style, target)
-        unit = spread(stock_voices(self.assets))
+        unit = spread(self.voices)
         before = WalkState.load(checkpoint) if resume and checkpoint.is_file() else None
         callbacks = {"on_step": on_step, "on_best": on_best, "on_phase": on_phase, "should_stop": should_stop}
         state = None

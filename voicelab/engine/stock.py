@@ -124,10 +124,16 @@ def build_index(
 
 
 def stock_index(
-    assets: ModelAssets, render: RenderMany, progress: Progress | None = None, *, batch: int = 2
+    assets: ModelAssets,
+    render: RenderMany,
+    progress: Progress | None = None,
+    *,
+    batch: int = 2,
+    voices: Mapping[str, torch.Tensor] | None = None,
 ) -> StockIndex:
-    """The models folder's index, rebuilt (and saved) when the voices changed since it was made."""
-    voices = stock_voices(assets)
+    """The models folder's index, rebuilt (and saved) when the voices changed since it was made;
+    ``voices``: the folder's stock voices when the caller has read them already."""
+    voices = voices if voices is not None else stock_voices(assets)
     path = assets.root / INDEX_FILE
     if path.is_file():
         try:
