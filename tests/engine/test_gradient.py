@@ -13,9 +13,9 @@ import torch
 
 from voicelab.engine.config import EvolutionSettings
 from voicelab.engine.evolution import StepEvent, WalkState
-from voicelab.engine.gradient import GradientSearch
+from voicelab.engine.gradient import GradientSearch, resume_offsets
 from voicelab.engine.judges import campp_embedding
-from voicelab.engine.scoring import Target, cosine, each
+from voicelab.engine.scoring import Score, Target, cosine, each
 from voicelab.engine.stock import stock_voices
 from voicelab.engine.voices import population_std
 
@@ -45,14 +45,15 @@ def setup(onnx_synthesizer, kokoro_assets, stock_voice: Callable) -> Setup:
     return Setup(target, stock_voice("em_alex"), spread, held_out)
 
 
-def search(setup: Setup, synthesizer, onnx, checkpoint: Path, steps: int, **kwargs: object) -> WalkState:
+def search(
+    setup: Setup, synthesizer, onnx, checkpoint: Path, steps: int, starts: dict | None = None, **kwargs: object
+) -> WalkState:
     events: list[StepEvent] = []
     state = GradientSearch(
         synthesizer=synthesizer,
         render=each(onnx.synthesize),
         target=setup.target,
-        start=setup.start,
-        origin="em_alex",
+        starts=starts or {"em_alex": setup.start},
         spread=setup.spread,
         settings=SETTINGS,
         checkpoint=checkpoint,
@@ -94,3 +95,47 @@ def test_resuming_a_gradient_search_equals_an_uninterrupted_one(
         return [{k: v for k, v in h.items() if k != "elapsed"} for h in history]
 
     assert strip(resumed.history) == strip(uninterrupted.history)
+
+
+def test_starts_searched_side_by_side_each_train_their_own_offset(
+    setup: Setup, torch_synthesizer, onnx_synthesizer, stock_voice: Callable, tmp_path: Path
+) -> None:
+    """What a GPU does by default (one batched forward for every start), here with two, one step."""
+    starts = {"em_alex": setup.start, "ef_dora": stock_voice("ef_dora")}
+    state = search(setup, torch_synthesizer, onnx_synthesizer, tmp_path / "side_by_side.ckpt", 1, starts=starts)
+    offsets = state.search["offsets"]
+    assert offsets.shape == (2, 256) and state.search["origins"] == ["em_alex", "ef_dora"]
+    assert offsets.abs().sum(dim=1).min() > 0 and not torch.allclose(offsets[0], offsets[1])
+    assert state.origin in starts and torch.equal(state.start, starts[state.origin])
+    offset = (state.best - state.start) / setup.spread  # the best is its own start plus an offset
+    assert torch.allclose(offset, offset[0:1].expand_as(offset), atol=1e-4)
+    assert WalkState.load(tmp_path / "side_by_side.ckpt").search["origins"] == ["em_alex", "ef_dora"]
+
+
+def test_a_checkpoint_from_before_side_by_side_searches_resumes() -> None:
+    """A checkpoint holding one ``offset`` and its Adam state becomes a batch of one."""
+    offset = torch.zeros(256, requires_grad=True)
+    adam = torch.optim.Adam([offset], lr=0.1)
+    offset.sum().backward()
+    adam.step()
+    start = torch.randn(510, 1, 256)
+    state = WalkState(
+        step=1,
+        best=start,
+        best_score=Score(1.0, 0.5, 0.5, 0.5),
+        origin="em_alex",
+        start_score=1.0,
+        seed=1,
+        rng_state=torch.Generator().get_state(),
+        start=start,
+        optimizer="gradient",
+        search={"offset": offset.detach().clone(), "adam": adam.state_dict()},
+    )
+    param, origins = resume_offsets(state, torch.ones(510, 1, 256))
+    assert origins == ["em_alex"] and param.offsets.shape == (1, 256)
+    assert torch.equal(param.voices()[0], start + offset.detach())
+    resumed = torch.optim.Adam([param.offsets], lr=0.1)
+    resumed.load_state_dict(state.search["adam"])
+    param.offsets.sum().backward()
+    resumed.step()  # the moments fit the batched offsets
+    assert torch.allclose(param.offsets, torch.full((1, 256), -0.2), atol=1e-3)

@@ -47,6 +47,14 @@ def test_each_optimizer_has_its_own_default_steps(tmp_path: Path) -> None:
         PipelineConfig.from_env(root=tmp_path, environ={}, optimizer="annealing")
 
 
+def test_parallel_starts_follow_the_device_unless_set(tmp_path: Path) -> None:
+    assert PipelineConfig.from_env(root=tmp_path, environ={}).evolution.parallel_starts is None
+    environ = {"VOICELAB_DISTILLATION_PARALLEL_STARTS": "8"}
+    assert PipelineConfig.from_env(root=tmp_path, environ=environ).evolution.parallel_starts == 8
+    with pytest.raises(ConfigError, match="At least one start"):
+        PipelineConfig.from_env(root=tmp_path, environ={}, parallel_starts=0)
+
+
 def test_seed_paths(tmp_path: Path) -> None:
     paths = PipelineConfig.from_env(root=tmp_path, environ={}).paths
     assert paths.reference_audio("amable") == tmp_path / "reference_audio/amable/target.wav"

@@ -87,6 +87,26 @@ class WalkState:
         return cls(**{**data, "best_score": Score(**data["best_score"])})
 
 
+def ranked_starts(
+    scorer: FitnessScorer,
+    candidates: Mapping[str, torch.Tensor],
+    *,
+    batch: int = 1,
+    on_phase: Callable[[Phase], None] | None = None,
+) -> list[tuple[str, Score]]:
+    """Every candidate's name and score, best first, ``batch`` scored at a time (a pool renders
+    them side by side)."""
+    names = list(candidates)
+    on_phase = on_phase or (lambda phase: None)
+    scored: list[tuple[str, Score]] = []
+    on_phase(Phase("choosing a start voice", 0, len(names)))
+    for first in range(0, len(names), batch):
+        chunk = names[first : first + batch]
+        scored += zip(chunk, scorer.score_many([candidates[n] for n in chunk]), strict=True)
+        on_phase(Phase("choosing a start voice", first + len(chunk), len(names)))
+    return sorted(scored, key=lambda item: -item[1].score)  # stable: ties keep the candidates' order
+
+
 def starting_point(
     scorer: FitnessScorer,
     candidates: Mapping[str, torch.Tensor],
@@ -94,18 +114,9 @@ def starting_point(
     batch: int = 1,
     on_phase: Callable[[Phase], None] | None = None,
 ) -> tuple[torch.Tensor, Score, str]:
-    """The best-scoring candidate, ``batch`` scored at a time (a pool renders them side by side)."""
-    names = list(candidates)
-    on_phase = on_phase or (lambda phase: None)
-    best_name, best_score = "", None
-    on_phase(Phase("choosing a start voice", 0, len(names)))
-    for first in range(0, len(names), batch):
-        chunk = names[first : first + batch]
-        for name, score in zip(chunk, scorer.score_many([candidates[n] for n in chunk]), strict=True):
-            if best_score is None or score.score > best_score.score:
-                best_name, best_score = name, score
-        on_phase(Phase("choosing a start voice", first + len(chunk), len(names)))
-    return candidates[best_name], best_score, best_name
+    """The best-scoring candidate: its voice, score and name."""
+    name, score = ranked_starts(scorer, candidates, batch=batch, on_phase=on_phase)[0]
+    return candidates[name], score, name
 
 
 class VoiceEvolver:

@@ -21,7 +21,7 @@ from voicelab.engine.audio import read_audio, write_wav
 from voicelab.engine.config import PipelineConfig
 from voicelab.engine.deploy import DeployReport, deploy
 from voicelab.engine.errors import EngineError
-from voicelab.engine.evolution import Phase, StepEvent, VoiceEvolver, WalkState, starting_point
+from voicelab.engine.evolution import Phase, StepEvent, VoiceEvolver, WalkState, ranked_starts
 from voicelab.engine.gradient import GradientSearch
 from voicelab.engine.preview import listening_pair
 from voicelab.engine.reference import (
@@ -128,6 +128,17 @@ class Evolution:
         nearest = nearest_voices(self.stock(on_phase), target, among=among, k=settings.start_candidates)
         return start_candidates(voices, [name for name, _ in nearest], settings.interpolation_alphas)
 
+    def starts(
+        self, scorer: FitnessScorer, target: Target, *, batch: int, on_phase: PhaseCallback | None
+    ) -> dict[str, torch.Tensor]:
+        """The gradient's starts, best first: as many of the best-ranked candidates as it trains
+        side by side (``parallel_starts``, by default 1 on a CPU and 4 on a GPU)."""
+        settings = self.config.evolution
+        keep = settings.parallel_starts or (4 if self.trainer.device.type == "cuda" else 1)
+        candidates = self.candidates(target, on_phase)
+        ranked = ranked_starts(scorer, candidates, batch=batch, on_phase=on_phase)
+        return {name: candidates[name] for name, _ in ranked[:keep]}
+
     def checkpoint(self, style: str) -> Path:
         return self.config.paths.evolved_voice(style).with_suffix(".checkpoint")
 
@@ -157,19 +168,12 @@ class Evolution:
         callbacks = {"on_step": on_step, "on_best": on_best, "on_phase": on_phase, "should_stop": should_stop}
         state = None
         if settings.optimizer != "walk" and (before is None or before.optimizer == "gradient"):
-            if before is None:
-                start, _, origin = starting_point(
-                    scorer, self.candidates(target, on_phase), batch=settings.batch, on_phase=on_phase
-                )
-            else:
-                start, origin = before.start, before.origin
             steps = settings.steps if settings.optimizer == "gradient" else min(settings.gradient_steps, settings.steps)
             state = GradientSearch(
                 synthesizer=self.trainer,
                 render=self.pool.synthesize_many,
                 target=target,
-                start=start,
-                origin=origin,
+                starts={} if before else self.starts(scorer, target, batch=settings.batch, on_phase=on_phase),
                 spread=unit,
                 settings=settings,
                 checkpoint=checkpoint,
