@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,3 +105,19 @@ def test_an_unreachable_service_is_a_warning_not_a_failure(evolved: dict, env_fi
     )
     assert not report.reloaded and "could not be reached" in report.warnings[0]
     assert (tmp_path / "d" / "neutral.pt").exists()
+
+
+def test_the_measured_pace_is_recorded_beside_the_voices(evolved: dict, env_file: Path, tmp_path: Path) -> None:
+    target = tmp_path / "deployed"
+    passed = {"neutral": True, "amable": True}
+    deploy(evolved=evolved, passed=passed, target_dir=target, env_file=env_file, active="neutral", pace={"amable": 0.9})
+    report = deploy(
+        evolved={"neutral": evolved["neutral"]},
+        passed=passed,
+        target_dir=target,
+        env_file=env_file,
+        active="neutral",
+        pace={"neutral": 1.0},
+    )
+    assert report.pace == {"amable": 0.9, "neutral": 1.0}  # the earlier style keeps its pace
+    assert json.loads((target / "pace.json").read_text()) == {"amable": 0.9, "neutral": 1.0}

@@ -1,13 +1,15 @@
 """Stage 4: put the validated voices in service.
 
 Copies each style's evolved tensor into the deployed-voices folder (atomically; a
-style that failed validation is refused unless forced), points the ``.env`` file at
-them (``TTS_BACKEND=kokoro``, ``KOKORO_VOICE_PATH``; every other line is kept), and
+style that failed validation is refused unless forced), records the styles' measured pace
+beside them (``pace.json``, merged with what an earlier deploy measured), points the ``.env``
+file at them (``TTS_BACKEND=kokoro``, ``KOKORO_VOICE_PATH``; every other line is kept), and
 asks the running TTS service to reload. Returns what changed.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ from voicelab.engine.files import atomic_path
 from voicelab.engine.tts_client import TTSClient, TTSUnavailable
 from voicelab.engine.voices import load_voice
 
+PACE_FILE = "pace.json"  # beside the deployed voices: {style: speed}, which the TTS service reads
+
 
 class DeployError(EngineError):
     """A deploy that was refused before anything changed; the message says why."""
@@ -31,6 +35,7 @@ class DeployReport:
     env_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # key -> (before, after)
     reloaded: bool = False
     warnings: list[str] = field(default_factory=list)
+    pace: dict[str, float] = field(default_factory=dict)  # style -> the speed the service speaks it at
 
 
 def deploy(
@@ -42,9 +47,11 @@ def deploy(
     active: str,
     force: bool = False,
     tts: TTSClient | None = None,
+    pace: Mapping[str, float] | None = None,
 ) -> DeployReport:
     """Deploy ``evolved`` ({style: tensor file}); ``passed`` is Stage 3's verdict per style;
-    ``tts``, with an operator key, is asked to reload."""
+    ``pace`` the styles' measured pace (see ``pace.py``); ``tts``, with an operator key, is
+    asked to reload."""
     _check(evolved, passed, force=force, active=active)
     report = DeployReport()
     for style, source in evolved.items():
@@ -54,6 +61,8 @@ def deploy(
         report.deployed[style] = target
         if not passed.get(style, False):
             report.warnings.append(f"{style} failed validation and was deployed anyway (forced).")
+    if pace:
+        report.pace = _record_pace(target_dir / PACE_FILE, pace)
     report.env_changes = _point_env(
         env_file, {"TTS_BACKEND": "kokoro", "KOKORO_VOICE_PATH": str(target_dir / f"{active}.pt")}
     )
@@ -76,6 +85,18 @@ def _check(evolved: Mapping[str, Path], passed: Mapping[str, bool], *, force: bo
         )
     for path in evolved.values():
         load_voice(path)  # VoiceError names the file and what is wrong with it
+
+
+def _record_pace(path: Path, pace: Mapping[str, float]) -> dict[str, float]:
+    """``pace`` over what the file held (a style deployed alone keeps the others' pace)."""
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        recorded = {}  # a damaged file is replaced by what was measured now
+    recorded = {**recorded, **pace}
+    with atomic_path(path) as temp:
+        temp.write_text(json.dumps(recorded, indent=1, sort_keys=True), encoding="utf-8")
+    return recorded
 
 
 def _point_env(env_file: Path, values: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:

@@ -23,6 +23,7 @@ from voicelab.engine.deploy import DeployReport, deploy
 from voicelab.engine.errors import EngineError
 from voicelab.engine.evolution import Phase, StepEvent, VoiceEvolver, WalkState, ranked_starts
 from voicelab.engine.gradient import GradientSearch
+from voicelab.engine.pace import measured_pace
 from voicelab.engine.preview import listening_pair
 from voicelab.engine.reference import (
     Clip,
@@ -30,6 +31,7 @@ from voicelab.engine.reference import (
     Reference,
     build_reference,
     clip_reference,
+    read_reference,
     write_reference,
 )
 from voicelab.engine.scoring import FitnessScorer, Target, each
@@ -309,4 +311,11 @@ class Pipeline:
             active=styles[0] if styles else "",
             force=force,
             tts=tts,
+            pace=self.pace(styles),
         )
+
+    def pace(self, styles: Sequence[str]) -> dict[str, float]:
+        """The styles' pace measured on their Stage 1 references, against neutral's."""
+        paths = {style: self.config.paths.reference_audio(style) for style in {*styles, "neutral"}}
+        references = {style: read_reference(path) for style, path in paths.items() if path.is_file()}
+        return {style: pace for style, pace in measured_pace(references).items() if style in styles}
