@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+from openai import OpenAI
 
 from voicelab.engine.tts_client import TTSClient
 from voicelab.engine.tts_keys import CLIENT, OPERATOR, PublishedKey, key_hash, new_key, write_keys_file
@@ -66,6 +68,7 @@ def runtts(kokoro_assets, tts_env_file: Path, keys_file: Path, tmp_path_factory:
             "VOICELAB_TTS_KEYS_FILE": str(keys_file),
             "VOICELAB_TTS_API_KEY": KEYS["environment"],
             "KOKORO_THREADS": "1",
+            "KOKORO_PROCESSES": "1",  # one worker: the queue tests count places behind it
             **extra,
         }
         log_dir = tmp_path_factory.mktemp("tts-log")
@@ -84,7 +87,7 @@ def runtts(kokoro_assets, tts_env_file: Path, keys_file: Path, tmp_path_factory:
 
 @pytest.fixture(scope="module")
 def tts_server(runtts: Callable) -> Iterator[str]:
-    """The service with room for one request waiting behind the one being spoken."""
+    """The service with one worker and room for one request waiting behind the one being spoken."""
     with runtts(VOICELAB_TTS_QUEUE="1") as url:
         yield url
 
@@ -154,8 +157,8 @@ def test_a_full_queue_answers_503_with_retry_after(tts_server: str) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         spoken = speak_later(pool, tts_server, LONG_TEXT)
         wait_pending(tts_server, 1)
-        waiting = speak_later(pool, tts_server, "Un momento, por favor.")
-        wait_pending(tts_server, 2)  # one being spoken, one waiting: VOICELAB_TTS_QUEUE=1
+        waiting = speak_later(pool, tts_server, LONG_TEXT)
+        wait_pending(tts_server, 2)  # one per worker, one waiting: VOICELAB_TTS_QUEUE=1
 
         refused = httpx.post(f"{tts_server}/synthesize", json={"text": "Hola."}, headers=bearer("client"), timeout=10)
 
@@ -165,22 +168,21 @@ def test_a_full_queue_answers_503_with_retry_after(tts_server: str) -> None:
     assert pending(tts_server) == 0
 
 
-def test_a_request_past_its_timeout_gets_504_and_the_queue_moves_on(runtts: Callable) -> None:
-    with runtts(VOICELAB_TTS_TIMEOUT="4") as url, ThreadPoolExecutor(max_workers=2) as pool:
-        spoken = speak_later(pool, url, LONG_TEXT)
+def test_a_request_past_its_timeout_gets_504_and_a_short_one_is_not_held_behind_it(runtts: Callable) -> None:
+    """Requests share the worker sentence by sentence: a short text sent while a long one is
+    spoken is answered in time, while the long one runs past its timeout."""
+    with runtts(VOICELAB_TTS_TIMEOUT="12") as url, ThreadPoolExecutor(max_workers=2) as pool:
+        spoken = speak_later(pool, url, " ".join([LONG_TEXT] * 3))  # some 30 s to speak, 18 sentences
         wait_pending(url, 1)
-        waiting = speak_later(pool, url, "Un momento, por favor.")
-        wait_pending(url, 2)
+        short = speak_later(pool, url, "Un momento, por favor.")
 
-        late, dropped = spoken.result(), waiting.result()
+        late, answered = spoken.result(), short.result()
 
-        assert (late.status_code, dropped.status_code) == (504, 504) and "within 4 s" in late.json()["error"]
-        # The long text is still being spoken (it cannot be stopped midway); the one that
-        # waited past its time was dropped unspoken, so it holds no place in the queue.
-        assert pending(url) == 1
-        wait_pending(url, 0, timeout=180)
-        answered = httpx.post(f"{url}/synthesize", json={"text": "Hola."}, headers=bearer("client"), timeout=10)
         assert answered.status_code == 200 and answered.headers["content-type"] == "audio/wav"
+        assert late.status_code == 504 and "within 12 s" in late.json()["error"]
+        wait_pending(url, 0, timeout=60)  # its sentences not started were dropped
+        again = httpx.post(f"{url}/synthesize", json={"text": "Hola."}, headers=bearer("client"), timeout=30)
+        assert again.status_code == 200
 
 
 def test_missing_models_stop_runtts_with_one_clear_line(tmp_path: Path) -> None:
@@ -217,5 +219,115 @@ def test_deploy_reloads_the_running_service(tts_server: str, tts_env_file: Path,
     assert report.reloaded and not report.warnings
     described = httpx.get(f"{tts_server}/voices", headers=bearer("client"), timeout=10).json()
     assert (described["tts_backend"], described["active"]) == ("kokoro", "profesional")
-    assert described["styles"]["profesional"] == {"file": "profesional.pt", "source": "deployed"}
+    assert described["styles"]["profesional"] == {"file": "profesional.pt", "source": "deployed", "pace": 1.05}
     assert described["styles"]["amable"]["source"] == "stock:ef_dora"
+
+
+# ---- OpenAI's speech API, with OpenAI's own client ---------------------------------------------
+
+SENTENCES = (
+    "Buenos días.",  # short: the first audio of a stream comes after it alone
+    "Le llamo del servicio técnico para confirmar la visita de mañana por la mañana, entre las nueve y las doce.",
+    "Si ese horario no le viene bien, podemos cambiarlo ahora mismo sin ningún coste para usted.",
+)
+
+
+def openai_client(url: str, key: str = "client") -> OpenAI:
+    return OpenAI(base_url=f"{url}/v1", api_key=KEYS[key], max_retries=0, timeout=120)
+
+
+def decoded(data: bytes, audio_format: str, tmp_path: Path) -> tuple[int, float]:
+    """(sample rate, seconds) of what came back."""
+    if audio_format == "pcm":
+        return 24_000, len(data) / 2 / 24_000
+    path = tmp_path / f"speech.{audio_format}"
+    path.write_bytes(data)
+    info = sf.info(path)
+    assert info.channels == 1
+    return info.samplerate, info.frames / info.samplerate
+
+
+@pytest.mark.parametrize("audio_format", ["mp3", "opus", "wav", "pcm", "flac"])
+def test_the_openai_client_speaks_every_format(tts_server: str, audio_format: str, tmp_path: Path) -> None:
+    response = openai_client(tts_server).audio.speech.create(
+        model="tts-1", voice="amable", input=SENTENCES[0] + " " + SENTENCES[2], response_format=audio_format
+    )
+    rate, seconds = decoded(response.content, audio_format, tmp_path)
+    assert rate == 24_000 and 3 < seconds < 12
+
+
+def test_a_stream_delivers_the_first_sentence_before_the_last_is_rendered(tts_server: str) -> None:
+    client = openai_client(tts_server)
+    started = time.monotonic()
+    arrivals: list[tuple[float, int]] = []
+    with client.audio.speech.with_streaming_response.create(
+        model="kokoro", voice="neutral", input=" ".join(SENTENCES), response_format="pcm"
+    ) as response:
+        assert response.headers["content-type"] == "audio/pcm"
+        for chunk in response.iter_bytes():
+            arrivals.append((time.monotonic() - started, len(chunk)))
+    first, end = arrivals[0][0], arrivals[-1][0]
+    total = sum(size for _, size in arrivals)
+    # The first sentence is a sixth of the speech: it arrives long before the other two are rendered.
+    assert first < end / 2 and arrivals[0][1] < total / 2
+    assert 8 < total / 2 / 24_000 < 25
+
+
+@pytest.fixture(scope="module")
+def two_workers(runtts: Callable, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A service with two worker processes and a .env of its own: (URL, .env)."""
+    env_file = tmp_path_factory.mktemp("two-workers") / ".env"
+    with runtts(KOKORO_PROCESSES="2", VOICELAB_ENV_FILE=str(env_file), VOICELAB_TTS_QUEUE="8") as url:
+        yield url, env_file
+
+
+def test_a_reload_mid_stream_keeps_the_voice_the_request_started_with(
+    two_workers: tuple[str, Path], tmp_path: Path, stock_voice: Callable
+) -> None:
+    from voicelab.engine.deploy import deploy
+    from voicelab.engine.voices import save_voice
+
+    url, env_file = two_workers
+    client, text = openai_client(url), " ".join(SENTENCES)
+
+    def length() -> int:
+        return len(
+            client.audio.speech.create(model="kokoro", voice="neutral", input=text, response_format="pcm").content
+        )
+
+    before = length()  # ef_dora, the stock voice
+    save_voice(stock_voice("em_alex"), tmp_path / "neutral.pt")
+    with client.audio.speech.with_streaming_response.create(
+        model="kokoro", voice="neutral", input=text, response_format="pcm"
+    ) as response:
+        chunks = response.iter_bytes()
+        received = len(next(chunks))  # the request is under way
+        report = deploy(
+            evolved={"neutral": tmp_path / "neutral.pt"},
+            passed={"neutral": True},
+            target_dir=tmp_path / "deployed",
+            env_file=env_file,
+            active="neutral",
+            tts=TTSClient(url, api_key=KEYS["operator"]),
+        )
+        assert report.reloaded
+        received += sum(len(chunk) for chunk in chunks)
+    assert received == before  # Kokoro's durations are deterministic: the same voice, the same length
+    assert length() != before  # and the new voice speaks the next request
+
+
+def test_concurrent_callers_all_get_their_audio(two_workers: tuple[str, Path]) -> None:
+    url, _ = two_workers
+    health = httpx.get(f"{url}/health", timeout=10).json()
+    assert health["queue"]["workers"] == 2
+
+    def speak(index: int) -> int:
+        response = openai_client(url).audio.speech.create(
+            model="tts-1", voice="profesional", input=SENTENCES[index % 3], response_format="wav"
+        )
+        return len(response.content)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        sizes = list(pool.map(speak, range(6)))
+    assert all(size > 24_000 for size in sizes) and sizes[0] == sizes[3]
+    assert pending(url) == 0

@@ -18,6 +18,7 @@ from voicelab.engine.synthesis import (
     SynthesisError,
     SynthesisPool,
     TorchSynthesizer,
+    sentence_chunks,
 )
 
 TEXT = "Buenos días, gracias por llamar."
@@ -137,3 +138,20 @@ def test_config_follows_the_device(environ: dict, expected: tuple[str, str]) -> 
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(SynthesisError, match="Unknown synthesis backend"):
         SynthesisConfig(backend="tensorflow")
+
+
+@pytest.mark.parametrize(
+    ("text", "chunks"),
+    [
+        # A long first sentence gives up its first clause: it is heard after a fraction of a second.
+        (
+            "Buenos días, le llamo del servicio técnico para confirmar su cita. ¿Le viene bien?",
+            ["Buenos días,", "le llamo del servicio técnico para confirmar su cita.", "¿Le viene bien?"],
+        ),
+        ("Sí, claro. Ahora mismo.", ["Sí, claro.", "Ahora mismo."]),  # short: kept whole
+        ("Sí, le llamo del servicio técnico para confirmar la cita de mañana.", None),  # "Sí," is too short
+    ],
+)
+def test_a_stream_is_cut_at_sentences_and_its_first_clause(text: str, chunks: list[str] | None) -> None:
+    expected = [phonemize(chunk) for chunk in chunks] if chunks else [phonemize(text)]
+    assert sentence_chunks(phonemize(text)) == expected

@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from starlette.testclient import TestClient
 
+from voicelab.engine.synthesis import SynthesisPool
+from voicelab.engine.tts_app import create_app
 from voicelab.engine.tts_keys import CLIENT, OPERATOR, KeyRing, PublishedKey, key_hash, new_key, write_keys_file
-from voicelab.engine.tts_service import MAX_TEXT_CHARS, ServiceError, ServiceLimits, TTSService, create_app
+from voicelab.engine.tts_service import MAX_TEXT_CHARS, ServiceError, ServiceLimits, TTSService
 from voicelab.engine.voices import save_voice
 
 TEXT = "Gracias por su paciencia."
@@ -28,9 +31,14 @@ def env_file(tmp_path: Path) -> Path:
     return tmp_path / ".env"
 
 
+def tts_service(synthesizer, kokoro_assets, env_file: Path) -> TTSService:
+    pool = SynthesisPool(kokoro_assets, synthesizer.config, local=synthesizer)
+    return TTSService(pool=pool, assets=kokoro_assets, environ={}, env_file=env_file)
+
+
 @pytest.fixture
 def service(onnx_synthesizer, kokoro_assets, env_file: Path) -> TTSService:
-    return TTSService(synthesizer=onnx_synthesizer, assets=kokoro_assets, environ={}, env_file=env_file)
+    return tts_service(onnx_synthesizer, kokoro_assets, env_file)
 
 
 @pytest.fixture
@@ -146,7 +154,7 @@ def test_reload_picks_up_a_deployment(client: TestClient, deploy: Callable[..., 
     described = client.post("/reload").json()
 
     assert described["tts_backend"] == "kokoro" and described["active"] == "amable"
-    assert described["styles"]["amable"] == {"file": "amable.pt", "source": "deployed"}
+    assert described["styles"]["amable"] == {"file": "amable.pt", "source": "deployed", "pace": 0.95}
     assert described["styles"]["empatico"]["source"] == "stock:ef_dora"  # not deployed yet
     deployed = wav(client.post("/synthesize", json={"text": TEXT}))  # the active style: amable
     assert len(deployed) != len(stock) or not np.allclose(deployed, stock)
@@ -176,8 +184,10 @@ ROUTES = {
     "synthesize": ("POST", "/synthesize", {"json": {"text": TEXT}}),
     "set_voice": ("POST", "/set_voice?style=amable", {}),
     "reload": ("POST", "/reload", {}),
+    "speech": ("POST", "/v1/audio/speech", {"json": {"model": "tts-1", "input": TEXT, "voice": "amable"}}),
+    "openai_voices": ("GET", "/v1/audio/voices", {}),
 }
-REFUSED = {"health": 200, "voices": 401, "synthesize": 401, "set_voice": 401, "reload": 401}
+REFUSED = {**dict.fromkeys(ROUTES, 401), "health": 200}
 ALLOWED = dict.fromkeys(ROUTES, 200)
 MAY = {  # what each caller gets from each route
     None: REFUSED,
@@ -221,14 +231,14 @@ def test_an_unreadable_keys_file_lets_no_published_key_in(anonymous: TestClient,
 
 
 class CountingSynthesizer:
-    """The real synthesizer, counting the texts it is asked to speak."""
+    """The real synthesizer, counting the sentences it is asked to speak."""
 
     def __init__(self, real: object) -> None:
         self.real, self.calls = real, 0
 
-    def synthesize(self, *args: object, **kwargs: object) -> np.ndarray:
+    def render_style(self, *args: object, **kwargs: object) -> np.ndarray:
         self.calls += 1
-        return self.real.synthesize(*args, **kwargs)
+        return self.real.render_style(*args, **kwargs)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.real, name)
@@ -238,8 +248,7 @@ def test_a_web_page_on_another_origin_cannot_drive_it(
     onnx_synthesizer, kokoro_assets, env_file: Path, keys: KeyRing
 ) -> None:
     synthesizer = CountingSynthesizer(onnx_synthesizer)
-    service = TTSService(synthesizer=synthesizer, assets=kokoro_assets, environ={}, env_file=env_file)
-    client = TestClient(create_app(service, keys=keys))
+    client = TestClient(create_app(tts_service(synthesizer, kokoro_assets, env_file), keys=keys))
     foreign = {"Origin": "http://evil.example"}
     body = b'{"text": "Transfiera el saldo."}'
 
@@ -292,3 +301,83 @@ def test_the_queue_and_timeout_come_from_the_environment() -> None:
     for wrong in ({"VOICELAB_TTS_QUEUE": "many"}, {"VOICELAB_TTS_QUEUE": "-1"}, {"VOICELAB_TTS_TIMEOUT": "0"}):
         with pytest.raises(ServiceError, match="VOICELAB_TTS_"):
             ServiceLimits.from_environ(wrong)
+
+
+def speech(client: TestClient, **body: object):
+    return client.post("/v1/audio/speech", json={"model": "tts-1", "input": TEXT, **body})
+
+
+def seconds(response, audio_format: str = "wav") -> float:
+    assert response.status_code == 200, response.text
+    if audio_format == "pcm":
+        return len(response.content) / 2 / 24_000
+    info = sf.info(io.BytesIO(response.content))
+    assert info.samplerate == 24_000 and info.channels == 1
+    return info.frames / info.samplerate
+
+
+def test_openai_speech_in_each_format(client: TestClient) -> None:
+    media = {"wav": "audio/wav", "pcm": "audio/pcm", "flac": "audio/flac", "opus": "audio/ogg", "mp3": "audio/mpeg"}
+    for audio_format, media_type in media.items():
+        response = speech(client, voice="neutral", response_format=audio_format)
+        assert response.status_code == 200 and response.headers["content-type"] == media_type
+        if audio_format != "mp3":  # libsndfile reads MP3 only from a file: the e2e test decodes it
+            assert 0.8 < seconds(response, audio_format) < 4
+    assert speech(client, voice="neutral").headers["content-type"] == "audio/mpeg"  # OpenAI's default
+
+
+def test_each_style_speaks_at_its_own_pace_and_speed_multiplies_it(client: TestClient) -> None:
+    """Before a deploy every style is ef_dora: only the pace tells them apart."""
+    neutral = seconds(speech(client, voice="neutral", response_format="wav"))
+    empatico = seconds(speech(client, voice="empatico", response_format="wav"))  # 0.90
+    assert empatico > neutral * 1.05
+    assert seconds(speech(client, voice="empatico", speed=1 / 0.9, response_format="wav")) == pytest.approx(
+        neutral, rel=0.04
+    )
+    paces = client.get("/v1/audio/voices").json()["styles"]
+    expected = {"neutral": 1.0, "amable": 0.95, "empatico": 0.9, "profesional": 1.05}
+    assert {style: v["pace"] for style, v in paces.items()} == expected
+
+
+def test_a_deploy_may_carry_the_measured_pace(client: TestClient, deploy: Callable[..., Path]) -> None:
+    folder = deploy({"neutral": "em_alex", "amable": "em_santa"}, active="neutral")
+    (folder / "pace.json").write_text('{"amable": 0.8}')
+    assert client.post("/reload").json()["styles"]["amable"]["pace"] == 0.8
+    (folder / "pace.json").write_text('{"amable": 9}')
+    refused = client.post("/reload")
+    assert refused.status_code == 409 and "pace" in refused.json()["error"]
+    assert client.get("/voices").json()["styles"]["amable"]["pace"] == 0.8  # the last good deployment
+
+
+def test_a_mix_of_styles_and_stock_voices(
+    client: TestClient, service: TTSService, deploy: Callable[..., Path], stock_voice: Callable
+) -> None:
+    deploy({"neutral": "em_alex", "amable": "em_santa"}, active="neutral")
+    client.post("/reload")
+    response = speech(client, voice="amable(2)+neutral(1)", response_format="wav")
+    assert response.headers["x-voice"] == "amable(0.667)+neutral(0.333)" and seconds(response) > 0.5
+    mixed = service.voice("amable(2)+neutral(1)")
+    expected = 2 / 3 * stock_voice("em_santa") + 1 / 3 * stock_voice("em_alex")
+    assert torch.allclose(mixed.tensor, expected, atol=1e-6) and mixed.pace == pytest.approx(2 / 3 * 0.95 + 1 / 3)
+    assert speech(client, voice="af_heart+ef_dora", response_format="pcm").status_code == 200
+    voices = client.get("/v1/audio/voices").json()
+    assert voices["default"] == "neutral" and {"neutral", "af_heart", "ef_dora"} <= set(voices["voices"])
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"voice": "robotico"}, "Unknown voice 'robotico'"),
+        ({"voice": "amable(2"}, "mix like"),
+        ({"voice": 3}, '"voice" must be a string'),
+        ({"model": "gpt-9"}, "Unknown model"),
+        ({"response_format": "aiff"}, "Unknown response_format"),
+        ({"stream": "yes"}, '"stream" must be true or false'),
+        ({"speed": 4.0}, "must be between 0.5 and 2.0"),
+        ({"input": ""}, "The text is empty"),
+        ({"input": None}, '"input" string'),
+    ],
+)
+def test_bad_openai_requests_get_a_clear_400(client: TestClient, body: dict, reason: str) -> None:
+    response = client.post("/v1/audio/speech", json={"model": "tts-1", "input": TEXT, "voice": "neutral", **body})
+    assert response.status_code == 400 and reason in response.json()["error"]

@@ -15,8 +15,10 @@ from starlette.testclient import TestClient
 
 from distillation.models import TTSApiKey
 from distillation.services.tts_keys import create_key, lab_api_key, revoke_key
+from voicelab.engine.synthesis import SynthesisPool
+from voicelab.engine.tts_app import create_app
 from voicelab.engine.tts_keys import KeyRing, key_hash
-from voicelab.engine.tts_service import TTSService, create_app
+from voicelab.engine.tts_service import TTSService
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +38,8 @@ def key_files(settings, tmp_path: Path) -> Path:
 @pytest.fixture
 def tts(onnx_synthesizer, kokoro_assets, key_files: Path) -> TestClient:
     """The real TTS app, reading the keys file the lab publishes."""
-    service = TTSService(synthesizer=onnx_synthesizer, assets=kokoro_assets, environ={}, env_file=key_files / ".env")
+    pool = SynthesisPool(kokoro_assets, onnx_synthesizer.config, local=onnx_synthesizer)
+    service = TTSService(pool=pool, assets=kokoro_assets, environ={}, env_file=key_files / ".env")
     return TestClient(create_app(service, keys=KeyRing(key_files / "tts-keys.json")))
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,10 @@ SAMPLE_RATE = 24_000
 CHUNK_PAUSE_SECONDS = 0.25
 BACKENDS = ("onnx", "torch")
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # as kokoro-onnx's chunker cuts sentences
+_CLAUSE_END = re.compile(r"[,;:—](?=\s|$)")
+FIRST_CHUNK_PHONEMES = 40  # about 2.5 s of speech: a longer first sentence is cut at a clause
+MIN_CLAUSE_PHONEMES = 6  # a first clause shorter than this ("Sí,") is kept with what follows
 
 
 class SynthesisError(EngineError):
@@ -134,11 +139,29 @@ class Synthesizer(ABC):
         """A whole text: split at sentence, then clause, then word boundaries under the limit."""
         voice = check_voice(voice)
         chunks = split_phonemes(phonemize(text), MAX_PHONEMES)
-        pause = np.zeros(round(CHUNK_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
         pieces: list[np.ndarray] = []
         for chunk in chunks:
-            pieces.extend([self.render(chunk, voice, speed=speed), pause])
+            pieces.extend([self.render(chunk, voice, speed=speed), pause()])
         return np.concatenate(pieces[:-1]).astype(np.float32)
+
+
+def pause() -> np.ndarray:
+    """The silence between two chunks of one text."""
+    return np.zeros(round(CHUNK_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
+
+
+def sentence_chunks(phonemes: str) -> list[str]:
+    """One chunk per sentence (a long one split at clauses, then words, under the limit): what a
+    stream renders one by one, so the first sentence is heard while the next is rendered.
+
+    A long first sentence gives up its first clause as a chunk of its own (``Buenos días,``):
+    the caller hears it after a fraction of a second instead of after the whole sentence."""
+    chunks = [chunk for sentence in _SENTENCE_END.split(phonemes) for chunk in split_phonemes(sentence, MAX_PHONEMES)]
+    if chunks and len(chunks[0]) > FIRST_CHUNK_PHONEMES:
+        clause = _CLAUSE_END.search(chunks[0], MIN_CLAUSE_PHONEMES)
+        if clause and clause.end() < len(chunks[0]):
+            chunks[0:1] = [chunks[0][: clause.end()].strip(), chunks[0][clause.end() :].strip()]
+    return chunks
 
 
 def _check_speed(speed: float) -> None:
@@ -310,13 +333,15 @@ class SynthesisPool:
     work stays in this process; with more, this process holds no model at all.
     """
 
-    def __init__(self, assets: ModelAssets, config: SynthesisConfig) -> None:
-        self.config = config
+    def __init__(self, assets: ModelAssets, config: SynthesisConfig, *, local: Synthesizer | None = None) -> None:
+        """``local``: a synthesizer this process already holds, to render with (one process)."""
+        self.config = local.config if local is not None else config
         self.vocab = load_vocab(assets.config)
         self.local: Synthesizer | None = None
-        self._executor: ProcessPoolExecutor | None = None
-        if config.processes == 1:
-            self.local = create_synthesizer(assets, config)
+        self._executor: ProcessPoolExecutor | ThreadPoolExecutor | None = None
+        if local is not None or config.processes == 1:
+            self.local = local or create_synthesizer(assets, config)
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthesis")  # for submit
         else:
             # spawn: forking a process that already holds torch/onnxruntime threads can deadlock.
             self._executor = ProcessPoolExecutor(
@@ -344,9 +369,15 @@ class SynthesisPool:
             return [self.local.render_style(j.phonemes, j.style, j.speed) for j in jobs]
         return list(self._executor.map(_render_job, jobs))
 
+    def submit(self, job: RenderJob) -> Future[np.ndarray]:
+        """``job`` rendered in the background: by the next free worker process, or by this
+        process's model on its own thread. Jobs start in the order they were submitted."""
+        if self.local is not None:
+            return self._executor.submit(self.local.render_style, job.phonemes, job.style, job.speed)
+        return self._executor.submit(_render_job, job)
+
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+        self._executor.shutdown(cancel_futures=True)
 
     def __enter__(self) -> SynthesisPool:
         return self

@@ -6,15 +6,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from voicelab.engine.assets import require
 from voicelab.engine.errors import EngineError
-from voicelab.engine.synthesis import SynthesisConfig, create_synthesizer
+from voicelab.engine.synthesis import SynthesisConfig, SynthesisPool
+from voicelab.engine.tts_app import create_app
 from voicelab.engine.tts_keys import KeyRing
-from voicelab.engine.tts_service import ServiceLimits, TTSService, create_app
+from voicelab.engine.tts_service import ServiceLimits, TTSService
 
 
 class Command(BaseCommand):
     help = (
-        "Serve the Kokoro TTS service (POST /synthesize, POST /set_voice?style=…, GET /voices, "
-        "POST /reload, GET /health) with the deployed voices, or a stock voice until one is deployed. "
+        "Serve the Kokoro TTS service (POST /v1/audio/speech and GET /v1/audio/voices in OpenAI's shape, "
+        "POST /synthesize, POST /set_voice?style=…, GET /voices, POST /reload, GET /health) with the "
+        "deployed voices, or a stock voice until one is deployed. "
         "Every route but /health needs an API key: one published to VOICELAB_TTS_KEYS_FILE by the lab, "
         "or VOICELAB_TTS_API_KEY (an operator key)."
     )
@@ -27,11 +29,11 @@ class Command(BaseCommand):
     def handle(self, *args: object, host: str, port: int, voice: str, **options: object) -> None:
         try:
             limits = ServiceLimits.from_environ(os.environ)
-            config = SynthesisConfig.for_device(throughput=False)
-            needs_torch = config.backend == "torch"
-            assets = require(settings.VOICELAB_MODELS_DIR, need_torch=needs_torch)
+            # One single-thread process per core on a CPU (the measured default), one on a GPU.
+            config = SynthesisConfig.for_device(throughput=True)
+            assets = require(settings.VOICELAB_MODELS_DIR, need_torch=config.backend == "torch")
             service = TTSService(
-                synthesizer=create_synthesizer(assets, config),
+                pool=SynthesisPool(assets, config),
                 assets=assets,
                 environ=os.environ,
                 env_file=settings.VOICELAB_ENV_FILE,
@@ -41,7 +43,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         keys = KeyRing(settings.VOICELAB_TTS_KEYS_FILE, operator_key=settings.VOICELAB_TTS_API_KEY)
         self.stdout.write(
-            f"Kokoro TTS ({config.backend}, {config.device}) on http://{host}:{port}/, keys from {keys.path}, "
-            f"{limits.waiting} requests may wait, each answered within {limits.timeout:g} s"
+            f"Kokoro TTS ({config.backend}, {config.device}, {config.processes} worker(s)) on http://{host}:{port}/, "
+            f"keys from {keys.path}, {limits.waiting} requests may wait, each answered within {limits.timeout:g} s"
         )
         uvicorn.run(create_app(service, keys=keys, limits=limits), host=host, port=port, log_level="info")
