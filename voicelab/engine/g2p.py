@@ -2,8 +2,9 @@
 
 misaki's espeak backend is what the ``kokoro`` package uses for ``lang_code="e"``;
 it runs on the libespeak-ng bundled in the ``espeakng-loader`` wheel (GPL-3.0),
-so no system package is needed. Phonemes are cached per text: the evolution loop
-renders the same few sentences thousands of times.
+so no system package is needed. Numbers, amounts, times, dates and phone numbers are
+written out in words first (``spoken_numbers``): espeak-ng misreads most of them. Phonemes
+are cached per text: the evolution loop renders the same few sentences thousands of times.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 from functools import cache, lru_cache
 
 from voicelab.engine.errors import EngineError
+from voicelab.engine.spoken_numbers import spell_numbers
 
 # espeak-ng keeps process-global state: two threads phonemizing at once corrupt each other.
 _ESPEAK_LOCK = threading.Lock()
@@ -31,7 +33,7 @@ def _espeak():  # noqa: ANN202 - misaki has no type stubs
 @lru_cache(maxsize=4096)
 def phonemize(text: str) -> str:
     """IPA phonemes of a Spanish text, as Kokoro's vocabulary spells them."""
-    cleaned = " ".join(text.split())
+    cleaned = " ".join(spell_numbers(text).split())
     if not cleaned:
         raise G2PError("The text is empty.")
     with _ESPEAK_LOCK:
