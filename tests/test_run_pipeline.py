@@ -42,6 +42,7 @@ def test_all_stages_from_recordings_to_deploy(neutral_takes: None, lab: Path, tm
 
     assert (lab / "reference_audio/neutral/target.wav").is_file()
     assert (lab / "reference_audio/neutral/target.txt").read_text().strip()
+    assert 2 < json.loads((lab / "reference_audio/neutral/target.json").read_text())["speech_rate"] < 9
     voice = torch.load(lab / "evolved_voices/neutral.pt", weights_only=True)
     assert voice.shape == (510, 1, 256) and voice.dtype == torch.float32
     assert (lab / "evolved_voices/neutral.wav").is_file()
@@ -51,6 +52,9 @@ def test_all_stages_from_recordings_to_deploy(neutral_takes: None, lab: Path, tm
     assert deployed.read_bytes() == (lab / "evolved_voices/neutral.pt").read_bytes()
     env = (tmp_path / ".env").read_text()
     assert "TTS_BACKEND=kokoro" in env and f"KOKORO_VOICE_PATH={deployed}" in env
+    assert json.loads((tmp_path / "deployed/pace.json").read_text()) == {
+        "neutral": 1.0
+    }  # read, not measured, at deploy
     assert "Stage 2 neutral: walk, best" in out and "Stage 4 neutral" in out and "could not be reached" in err
     assert (lab / "start_voices/neutral.pt").is_file()  # Stage 3 checks the voice moved past its start
     assert "closer_than_start" in report["styles"]["neutral"]["checks"]

@@ -23,7 +23,7 @@ from voicelab.engine.deploy import DeployReport, deploy
 from voicelab.engine.errors import EngineError
 from voicelab.engine.evolution import Phase, StepEvent, VoiceEvolver, WalkState, ranked_starts
 from voicelab.engine.gradient import GradientSearch
-from voicelab.engine.pace import measured_pace
+from voicelab.engine.pace import relative_pace, speech_rate
 from voicelab.engine.preview import listening_pair
 from voicelab.engine.reference import (
     Clip,
@@ -31,7 +31,7 @@ from voicelab.engine.reference import (
     Reference,
     build_reference,
     clip_reference,
-    read_reference,
+    read_speech_rate,
     write_reference,
 )
 from voicelab.engine.scoring import FitnessScorer, Target, each
@@ -70,7 +70,7 @@ def _write_references(config: PipelineConfig, make: Callable[[str], Reference]) 
         except NotEnoughMaterial as exc:
             raise NotEnoughMaterial(f"{style}: {exc}") from None
         path = config.paths.reference_audio(style)
-        write_reference(reference, path)
+        write_reference(reference, path, speech_rate=speech_rate(reference))
         written[style] = path
     return written
 
@@ -315,7 +315,8 @@ class Pipeline:
         )
 
     def pace(self, styles: Sequence[str]) -> dict[str, float]:
-        """The styles' pace measured on their Stage 1 references, against neutral's."""
-        paths = {style: self.config.paths.reference_audio(style) for style in {*styles, "neutral"}}
-        references = {style: read_reference(path) for style, path in paths.items() if path.is_file()}
-        return {style: pace for style, pace in measured_pace(references).items() if style in styles}
+        """The styles' pace as Stage 1 measured it on their references, against neutral's (a
+        reference written before it was measured has none: the seed's speed stands)."""
+        rates = {style: read_speech_rate(self.config.paths.reference_audio(style)) for style in {*styles, "neutral"}}
+        paces = relative_pace({style: rate for style, rate in rates.items() if rate})
+        return {style: pace for style, pace in paces.items() if style in styles}

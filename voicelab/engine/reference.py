@@ -144,15 +144,16 @@ def normalize_loudness(audio: np.ndarray, lufs: float = TARGET_LUFS) -> np.ndarr
     return (normalized * (PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0)).astype(np.float32)
 
 
-def write_reference(reference: Reference, path: Path) -> None:
+def write_reference(reference: Reference, path: Path, *, speech_rate: float | None = None) -> None:
     """``target.wav`` and, beside it, ``target.txt`` (the transcript) and ``target.json``
-    (the sentences' spans), each written atomically."""
+    (the sentences' spans, and the speech rate when measured), each written atomically."""
     write_wav(path, reference.audio, SAMPLE_RATE)
     with atomic_path(path.with_suffix(".txt")) as temp:
         temp.write_text(reference.transcript + "\n", encoding="utf-8")
     spans = [{"text": s.text, "start": round(s.start, 4), "end": round(s.end, 4)} for s in reference.segments]
     with atomic_path(path.with_suffix(".json")) as temp:
-        temp.write_text(json.dumps({"segments": spans}, ensure_ascii=False, indent=1), encoding="utf-8")
+        sidecar = {"segments": spans} | ({"speech_rate": speech_rate} if speech_rate else {})
+        temp.write_text(json.dumps(sidecar, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def read_reference(path: Path) -> Reference:
@@ -160,9 +161,16 @@ def read_reference(path: Path) -> Reference:
     return Reference(read_audio(path).samples, read_segments(path))
 
 
+def _sidecar(path: Path) -> dict:
+    sidecar = path.with_suffix(".json")
+    return json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+
+
 def read_segments(path: Path) -> tuple[Segment, ...]:
     """The sentence spans written beside ``path`` (none for a reference written without them)."""
-    sidecar = path.with_suffix(".json")
-    if not sidecar.is_file():
-        return ()
-    return tuple(Segment(**span) for span in json.loads(sidecar.read_text(encoding="utf-8"))["segments"])
+    return tuple(Segment(**span) for span in _sidecar(path).get("segments", ()))
+
+
+def read_speech_rate(path: Path) -> float | None:
+    """The speech rate written beside ``path`` (None: not measured, or no reference)."""
+    return _sidecar(path).get("speech_rate")
