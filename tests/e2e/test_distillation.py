@@ -51,15 +51,15 @@ def test_a_short_run_end_to_end_with_its_steps_on_the_websocket(
 def test_a_worker_killed_mid_run_resumes_it_from_the_checkpoint(
     running_distiller: Worker, asgi_server: str, neutral_material: None, operator
 ) -> None:
-    steps = 30
+    steps = 16
     run, jobs = launch_run(user=operator, styles=["neutral"], steps=steps, seed=12)
     schedule(jobs)
     socket = RunSocket.as_user(asgi_server, run.pk, operator)
     try:
         walk = wait_until(
-            lambda: StyleRun.objects.filter(run=run, step__gte=8).first(),
+            lambda: StyleRun.objects.filter(run=run, step__gte=5).first(),
             timeout=240,
-            what="the walk to reach step 8",
+            what="the walk to reach step 5",
             interval=0.2,
         )
         running_distiller.kill()

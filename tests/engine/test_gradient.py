@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,21 @@ def setup(onnx_synthesizer, kokoro_assets, stock_voice: Callable) -> Setup:
 
 
 def search(
-    setup: Setup, synthesizer, onnx, checkpoint: Path, steps: int, starts: dict | None = None, **kwargs: object
+    setup: Setup,
+    synthesizer,
+    onnx,
+    checkpoint: Path,
+    steps: int,
+    starts: dict | None = None,
+    on_step: Callable[[StepEvent], None] = lambda event: None,
+    **kwargs: object,
 ) -> WalkState:
     events: list[StepEvent] = []
+
+    def step(event: StepEvent) -> None:
+        events.append(event)
+        on_step(event)
+
     state = GradientSearch(
         synthesizer=synthesizer,
         render=each(onnx.synthesize),
@@ -58,7 +71,7 @@ def search(
         settings=SETTINGS,
         checkpoint=checkpoint,
         steps=steps,
-        on_step=events.append,
+        on_step=step,
     ).run(**kwargs)
     state.events = events  # for the assertions below
     return state
@@ -66,7 +79,17 @@ def search(
 
 @pytest.fixture(scope="module")
 def uninterrupted(setup, torch_synthesizer, onnx_synthesizer, tmp_path_factory) -> WalkState:
-    return search(setup, torch_synthesizer, onnx_synthesizer, tmp_path_factory.mktemp("gradient") / "n.ckpt", 4)
+    """Four steps in one go; ``killed_after_2`` is its checkpoint as step 2 left it, exactly what
+    a search killed after step 2 leaves (the step events come before each step's checkpoint)."""
+    folder = tmp_path_factory.mktemp("gradient")
+
+    def keep_step_2(event: StepEvent) -> None:
+        if event.step == 3:
+            shutil.copy(folder / "n.ckpt", folder / "killed_after_2.ckpt")
+
+    state = search(setup, torch_synthesizer, onnx_synthesizer, folder / "n.ckpt", 4, on_step=keep_step_2)
+    state.killed_after_2 = folder / "killed_after_2.ckpt"
+    return state
 
 
 def test_a_few_gradient_steps_move_the_voice_towards_the_target(setup: Setup, uninterrupted: WalkState) -> None:
@@ -85,7 +108,7 @@ def test_resuming_a_gradient_search_equals_an_uninterrupted_one(
     setup, torch_synthesizer, onnx_synthesizer, uninterrupted: WalkState, tmp_path: Path
 ) -> None:
     checkpoint = tmp_path / "killed.ckpt"
-    search(setup, torch_synthesizer, onnx_synthesizer, checkpoint, 2)  # "killed" after step 2
+    shutil.copy(uninterrupted.killed_after_2, checkpoint)
     assert WalkState.load(checkpoint).step == 2
     resumed = search(setup, torch_synthesizer, onnx_synthesizer, checkpoint, 4, resume=True)
     assert [e.step for e in resumed.events] == [3, 4]
