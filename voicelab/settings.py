@@ -220,4 +220,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # A refused or missing page (403, 404, 400) is expected and answered with a message; the
+    # server's access log already has its line. Only a failure (5xx) is worth a traceback.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }

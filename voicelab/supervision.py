@@ -65,6 +65,13 @@ def celery_argv(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "voicelab", *arguments]
 
 
+# The lab's workers talk to each other through nothing but the queues and the database (leases,
+# not worker events), so they keep no gossip, no start-up mingle and no heartbeat: a solo worker
+# busy in a walk cannot answer those, and the others logged it as "missed heartbeat" and "clock
+# drift" for as long as the walk lasted.
+QUIET_WORKER = ("--without-heartbeat", "--without-gossip", "--without-mingle")
+
+
 def lab_processes(
     *, host: str, port: int, concurrency: int, data_dir: Path, redis_port: int | None, tts_port: int | None
 ) -> list[LabProcess]:
@@ -89,6 +96,7 @@ def lab_processes(
                 str(concurrency),
                 "--queues",
                 "celery",
+                *QUIET_WORKER,
             ),
         ),
         # One walk at a time, in the worker's own process: a walk already spreads its candidates
@@ -106,6 +114,7 @@ def lab_processes(
                 "solo",
                 "--queues",
                 "distillation",
+                *QUIET_WORKER,
             ),
             stop_seconds=60,
         ),
