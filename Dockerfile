@@ -10,8 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VOICELAB_MODELS_DIR=/app/models \
     VOICELAB_DEPLOYED_VOICES_DIR=/data/deployed
 
-# npm fetches the 54 stock voices (the kokoro-js package); espeak-ng is bundled by a wheel.
-RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
+# npm fetches the 54 stock voices (the kokoro-js package), gettext compiles the translations;
+# espeak-ng is bundled by a wheel.
+RUN apt-get update && apt-get install -y --no-install-recommends npm gettext && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ARG PIP_EXTRA_INDEX_URL=""
 COPY requirements.txt requirements-nodeps.txt ./
@@ -21,6 +22,7 @@ RUN pip install --no-cache-dir -r requirements.txt \
 COPY . .
 # The Kokoro model assets from the registries and the stock voices' index, baked into the image.
 RUN python manage.py collectstatic --noinput --verbosity 0 \
+    && python manage.py compilemessages --verbosity 0 \
     && python manage.py fetch_models --all-voices && python manage.py index_voices \
     && useradd --create-home --uid 1000 voicelab \
     && mkdir -p /data && chown voicelab /data

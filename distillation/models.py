@@ -9,21 +9,22 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
-from voicelab.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths
+from voicelab.engine.config import STYLE_NAMES, PipelineConfig, PipelinePaths, get_style
 from voicelab.engine.evolution import StepEvent
 from voicelab.engine.tts_keys import CLIENT, OPERATOR
 
-STYLE_CHOICES = [(name, name) for name in STYLE_NAMES]
+STYLE_CHOICES = [(name, get_style(name).label) for name in STYLE_NAMES]
 
 
 class Status(models.TextChoices):
-    QUEUED = "queued", "queued"
-    RUNNING = "running", "running"
-    INTERRUPTED = "interrupted", "interrupted"
-    CANCELLED = "cancelled", "cancelled"
-    FAILED = "failed", "failed"
-    SUCCEEDED = "succeeded", "succeeded"
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    INTERRUPTED = "interrupted", _("interrupted")
+    CANCELLED = "cancelled", _("cancelled")
+    FAILED = "failed", _("failed")
+    SUCCEEDED = "succeeded", _("succeeded")
 
 
 FINISHED = (Status.CANCELLED, Status.FAILED, Status.SUCCEEDED)
@@ -33,15 +34,15 @@ class DistillationRun(models.Model):
     """One launch: Stage 1 for every style, a walk per style, then Stage 3's report."""
 
     class Source(models.TextChoices):
-        RECORDINGS = "recordings", "labeled recordings"
-        F5 = "f5", "F5-TTS teacher"
-        CLIP = "clip", "one clip of the speaker"
+        RECORDINGS = "recordings", _("labeled recordings")
+        F5 = "f5", _("F5-TTS teacher")
+        CLIP = "clip", _("one clip of the speaker")
 
     class Stage(models.TextChoices):
-        REFERENCE = "reference", "Stage 1: reference audio"
-        EVOLVE = "evolve", "Stage 2: evolution"
-        VALIDATE = "validate", "Stage 3: validation"
-        DONE = "done", "done"
+        REFERENCE = "reference", _("Stage 1: reference audio")
+        EVOLVE = "evolve", _("Stage 2: evolution")
+        VALIDATE = "validate", _("Stage 3: validation")
+        DONE = "done", _("done")
 
     launched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -185,8 +186,8 @@ class TTSApiKey(models.Model):
     The valid keys are published to the service's keys file (``services.tts_keys``)."""
 
     class Role(models.TextChoices):
-        OPERATOR = OPERATOR, "operator: synthesize, list voices, switch the style, reload"
-        CLIENT = CLIENT, "client: synthesize and list voices"
+        OPERATOR = OPERATOR, _("operator: synthesize, list voices, switch the style, reload")
+        CLIENT = CLIENT, _("client: synthesize and list voices")
 
     name = models.CharField(max_length=100, help_text="Who or what uses it, e.g. the call center's IVR.")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLIENT)

@@ -9,12 +9,15 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
+from distillation.checks import CHECK_TEXTS
 from distillation.models import FINISHED, DistillationRun, Status, TTSApiKey
 from distillation.services.tts_keys import lab_tts_client
 from voicelab.engine.evolution import StepEvent
 from voicelab.engine.tts_client import TTSUnavailable
 from voicelab.engine.validation import ValidationReport
+from voicelab.i18n import translated
 
 RECENT_RUNS = 50
 
@@ -56,11 +59,11 @@ class Trace:
 
 # The live chart's traces, in drawing order.
 SCORE_TRACES = (
-    Trace("score", "score", "#9aa3b2", mode="markers", width=4),
-    Trace("best_score", "best so far", "#2f5bea", width=2),
-    Trace("target", "target similarity", "#1f9d55", axis="y2"),
-    Trace("self_similarity", "self-similarity", "#d98e04", axis="y2"),
-    Trace("features", "feature similarity", "#8b5cf6", axis="y2"),
+    Trace("score", gettext_noop("score"), "#9aa3b2", mode="markers", width=4),
+    Trace("best_score", gettext_noop("best so far"), "#2f5bea", width=2),
+    Trace("target", gettext_noop("target similarity"), "#1f9d55", axis="y2"),
+    Trace("self_similarity", gettext_noop("self-similarity"), "#d98e04", axis="y2"),
+    Trace("features", gettext_noop("feature similarity"), "#8b5cf6", axis="y2"),
 )
 PREVIEW_CLIPS = ("target", "best")
 
@@ -73,14 +76,22 @@ def preview_urls(run: DistillationRun, style: str) -> dict[str, str | None]:
 def run_page(run: DistillationRun) -> dict[str, Any]:
     """What the live page's script is told (through ``json_script``), so that it writes none of
     it itself: the run's websocket, the chart's traces (each with whether ``StepEvent`` leaves
-    it unmeasured on an incomplete step), each walk's clip URLs and the finished statuses."""
+    it unmeasured on an incomplete step), each walk's clip URLs, the finished statuses, and the
+    statuses' and stages' names in the reader's language."""
     return {
         "socket": reverse("run", kwargs={"run_id": run.pk}, urlconf="distillation.routing"),
         "traces": [
-            {**asdict(trace), "partial": trace.key in StepEvent.UNMEASURED_WHEN_INCOMPLETE} for trace in SCORE_TRACES
+            {
+                **asdict(trace),
+                "label": gettext(trace.label),
+                "partial": trace.key in StepEvent.UNMEASURED_WHEN_INCOMPLETE,
+            }
+            for trace in SCORE_TRACES
         ],
         "previews": {walk.style: preview_urls(run, walk.style) for walk in run.style_runs.all()},
         "finished": list(FINISHED),
+        "statuses": {value: str(label) for value, label in Status.choices},
+        "stages": {value: str(label) for value, label in DistillationRun.Stage.choices},
     }
 
 
@@ -99,7 +110,8 @@ def validation_report(run: DistillationRun) -> ValidationReport | None:
 
 
 def report_rows(run: DistillationRun, report: ValidationReport) -> list[dict]:
-    """Per style of the report: its verdict, and the audio it judged as URLs."""
+    """Per style of the report: its verdict, its checks with what each means, and the audio it
+    judged as URLs."""
     rows = []
     for style, verdict in report.styles.items():
         ab = verdict.listening
@@ -111,6 +123,10 @@ def report_rows(run: DistillationRun, report: ValidationReport) -> list[dict]:
             {
                 "style": style,
                 "verdict": verdict,
+                "checks": [
+                    {"name": name, "check": check, "text": CHECK_TEXTS.get(name)}
+                    for name, check in verdict.checks.items()
+                ],
                 "clips": clips,
                 "ab": {
                     "text": ab.text,
@@ -134,4 +150,4 @@ def tts_status() -> dict:
     try:
         return {"voices": lab_tts_client().voices(), "error": ""}
     except TTSUnavailable as exc:
-        return {"voices": None, "error": str(exc)}
+        return {"voices": None, "error": translated(exc)}

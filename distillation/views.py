@@ -9,13 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from distillation import selectors
 from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm, TTSKeyForm
 from distillation.models import DistillationRun, TTSApiKey
-from distillation.services.material import material
+from distillation.services.material import Material, material
 from distillation.services.runs import (
     LaunchRefused,
     cancel_run,
@@ -31,6 +32,7 @@ from distillation.tasks import schedule
 from voicelab.engine.config import STYLES
 from voicelab.engine.errors import CLEAR_ERRORS, EngineError
 from voicelab.engine.tts_client import TTSUnavailable
+from voicelab.i18n import translated
 from voicelab.responses import error_response, form_error
 
 ARTIFACT_SUFFIXES = (".wav", ".pt", ".json", ".txt")
@@ -44,7 +46,7 @@ can_manage_keys = permission_required("distillation.manage_tts_keys", raise_exce
 def _run_or_404(pk: int) -> DistillationRun:
     run = selectors.run_with_walks(pk)
     if run is None:
-        raise Http404(f"There is no run {pk}.")
+        raise Http404(_("There is no run {pk}.").format(pk=pk))
     return run
 
 
@@ -59,10 +61,13 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @can_launch
 def launch(request: HttpRequest) -> HttpResponse:
-    form = LaunchForm(request.POST or None, request.FILES or None)
+    materials = material(styles=tuple(STYLES))
+    ready = [style for style, m in materials.items() if m.enough]  # ticked at first: the styles that can run
+    unavailable = {DistillationRun.Source.F5: problem} if (problem := teacher_problem()) else {}
+    form = LaunchForm(request.POST or None, request.FILES or None, initial={"styles": ready}, unavailable=unavailable)
     if request.method == "POST":
         if not form.is_valid():
-            return _launch_page(request, form, error=form_error(form), status=400)
+            return _launch_page(request, form, materials, error=form_error(form), status=400)
         data = form.cleaned_data
         try:
             run, jobs = launch_run(
@@ -76,19 +81,20 @@ def launch(request: HttpRequest) -> HttpResponse:
                 reference_text=data["reference_text"],
             )
         except EngineError as exc:
-            return _launch_page(request, form, error=str(exc), status=400)
+            return _launch_page(request, form, materials, error=translated(exc), status=400)
         schedule(jobs)
-        messages.success(request, f"Run {run.pk} queued.")
+        messages.success(request, _("Run {pk} queued.").format(pk=run.pk))
         return redirect("distillation:run", pk=run.pk)
-    return _launch_page(request, form)
+    return _launch_page(request, form, materials)
 
 
-def _launch_page(request: HttpRequest, form: LaunchForm, *, error: str = "", status: int = 200) -> HttpResponse:
+def _launch_page(
+    request: HttpRequest, form: LaunchForm, materials: dict[str, Material], *, error: str = "", status: int = 200
+) -> HttpResponse:
     context = {
         "form": form,
         "error": error,
-        "material": material(styles=tuple(STYLES)).values(),
-        "teacher_problem": teacher_problem(),
+        "material": materials.values(),
     }
     return render(request, "distillation/launch.html", context, status=status)
 
@@ -99,7 +105,7 @@ def launch_check(request: HttpRequest) -> HttpResponse:
     """What would stop a launch of the ticked styles (the form asks as it changes)."""
     styles = [style for style in request.GET.getlist("styles") if style in STYLES]
     source = request.GET.get("source", DistillationRun.Source.RECORDINGS)
-    problems = launch_problems(styles=styles, source=source) if styles else ["Choose at least one style."]
+    problems = launch_problems(styles=styles, source=source) if styles else [_("Choose at least one style.")]
     return render(request, "distillation/_launch_check.html", {"problems": problems})
 
 
@@ -117,8 +123,8 @@ def _act_on_run(request: HttpRequest, pk: int, act: Callable[[DistillationRun], 
     try:
         done = act(_run_or_404(pk))
     except LaunchRefused as exc:
-        return error_response(request, str(exc), status=409)
-    messages.info(request, f"Run {pk}: {done}")
+        return error_response(request, translated(exc), status=409)
+    messages.info(request, _("Run {pk}: {done}").format(pk=pk, done=done))
     return redirect("distillation:run", pk=pk)
 
 
@@ -127,7 +133,7 @@ def _act_on_run(request: HttpRequest, pk: int, act: Callable[[DistillationRun], 
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     def act(run: DistillationRun) -> str:
         cancel_run(run=run)
-        return "cancel requested; each walk keeps its best voice so far."
+        return _("cancel requested; each walk keeps its best voice so far.")
 
     return _act_on_run(request, pk, act)
 
@@ -138,7 +144,8 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
     def act(run: DistillationRun) -> str:
         walks, jobs = resume_run(run=run)
         schedule(jobs)
-        return f"{', '.join(walk.style for walk in walks)} queued again, from the last checkpoint."
+        styles = ", ".join(walk.get_style_display() for walk in walks)
+        return _("{styles} queued again, from the last checkpoint.").format(styles=styles)
 
     return _act_on_run(request, pk, act)
 
@@ -149,7 +156,8 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_or_404(pk)
     report = selectors.validation_report(run)
     if report is None:
-        return error_response(request, f"Run {pk} has no validation report yet ({run.get_stage_display()}).", 404)
+        missing = _("Run {pk} has no validation report yet ({stage}).").format(pk=pk, stage=run.get_stage_display())
+        return error_response(request, missing, 404)
     context = {
         "run": run,
         "report": report,
@@ -170,7 +178,7 @@ def _ab_row(run: DistillationRun, style: str) -> dict:
     rows = selectors.report_rows(run, report) if report else []
     row = next((row for row in rows if row["style"] == style and row["ab"]), None)
     if row is None:
-        raise Http404(f"Run {run.pk} has no A/B pair for {style}.")
+        raise Http404(_("Run {pk} has no A/B pair for {style}.").format(pk=run.pk, style=style))
     return row
 
 
@@ -208,7 +216,7 @@ def blind_clip(request: HttpRequest, pk: int, style: str, slot: str) -> HttpResp
     listening = verdict.listening if verdict else None
     trial = request.session.get(_blind_key(run, style))
     if not listening or trial is None or slot not in ("a", "b"):
-        raise Http404("Start the blind test from its page.")
+        raise Http404(_("Start the blind test from its page."))
     path = listening.target if slot == trial["target_is"] else listening.evolved
     return FileResponse(open(path, "rb"), content_type="audio/wav")
 
@@ -221,7 +229,7 @@ def artifact(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     path = (run.workdir / name).resolve()
     served = path.is_relative_to(run.workdir.resolve()) and path.suffix in ARTIFACT_SUFFIXES
     if not served or not path.is_file():
-        raise Http404(f"Run {pk} has no file {name}.")
+        raise Http404(_("Run {pk} has no file {name}.").format(pk=pk, name=name))
     return FileResponse(open(path, "rb"), as_attachment=path.suffix == ".pt", filename=path.name)
 
 
@@ -235,7 +243,7 @@ def deploy(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         result = deploy_run(run=run, force=form.cleaned_data["force"])
     except CLEAR_ERRORS as exc:
-        return error_response(request, str(exc), status=409)
+        return error_response(request, translated(exc), status=409)
     return render(request, "distillation/_deployed.html", {"result": result, "tts": selectors.tts_status()})
 
 
@@ -254,7 +262,7 @@ def switch_style(request: HttpRequest) -> HttpResponse:
     try:
         switch_style_of_tts(style=form.cleaned_data["style"])
     except TTSUnavailable as exc:
-        return error_response(request, str(exc), status=502)
+        return error_response(request, translated(exc), status=502)
     return render(request, "distillation/_tts_panel.html", {"tts": selectors.tts_status()})
 
 
@@ -289,5 +297,6 @@ def _keys_page(
 @can_manage_keys
 def revoke_tts_key(request: HttpRequest, pk: int) -> HttpResponse:
     key = revoke_key(key=get_object_or_404(TTSApiKey, pk=pk))
-    messages.info(request, f"Key “{key.name}” revoked: the TTS service refuses it from its next request.")
+    revoked = _("Key “{name}” revoked: the TTS service refuses it from its next request.")
+    messages.info(request, revoked.format(name=key.name))
     return redirect("distillation:tts_keys")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth.context_processors import PermWrapper
 from django.template.loader import render_to_string
+from django.utils import translation
 
+from accounts.selectors import reading_language
 from labeling.models import Recording
 from labeling.permissions import READ_PERMISSIONS
 from labeling.selectors import category_progress, style_progress
@@ -16,7 +19,8 @@ PUSHED_FRAGMENTS = ("_take_cell", "_style_progress", "_category_progress")
 
 
 class TakeUpdatesConsumer(AsyncWebsocketConsumer):
-    """A login with a role required; the messages are htmx out-of-band swaps of the take's table cell."""
+    """A login with a role required; the messages are htmx out-of-band swaps of the take's table cell,
+    in the language its reader reads the lab in."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -26,6 +30,8 @@ class TakeUpdatesConsumer(AsyncWebsocketConsumer):
         if not await database_sync_to_async(user.has_perms)(READ_PERMISSIONS):
             await self.close(code=4403)  # the cells it pushes are the takes only roles may read
             return
+        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+        self.language = await database_sync_to_async(reading_language)(user=user, cookie=cookie)
         await self.channel_layer.group_add(TAKES_GROUP, self.channel_name)
         await self.accept()
 
@@ -54,4 +60,5 @@ class TakeUpdatesConsumer(AsyncWebsocketConsumer):
             "category_progress": category_progress(),
         }
         # One message, three out-of-band swaps: the take's cell and both progress panels.
-        return "".join(render_to_string(f"labeling/{name}.html", context) for name in PUSHED_FRAGMENTS)
+        with translation.override(self.language):
+            return "".join(render_to_string(f"labeling/{name}.html", context) for name in PUSHED_FRAGMENTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from voicelab.engine.config import STYLES
 
@@ -14,8 +15,8 @@ class Category(models.Model):
     """A list of the corpus (the seed's ``list``), e.g. ``lista_call_center``."""
 
     class Source(models.TextChoices):
-        BUILTIN = "builtin", "Built-in"
-        SHARVARD = "sharvard", "Sharvard Corpus (imported)"
+        BUILTIN = "builtin", _("Built-in")
+        SHARVARD = "sharvard", _("Sharvard Corpus (imported)")
 
     list_id = models.SlugField(max_length=64, unique=True)
     prefix = models.CharField(max_length=8)
@@ -78,11 +79,11 @@ class StyleLabel(models.Model):
     """One style assignment. The newest one is the sentence's label; older ones are its history."""
 
     class Method(models.TextChoices):
-        DROPDOWN = "dropdown", "Dropdown"
-        KEYBOARD = "keyboard", "Keyboard"
-        BULK = "bulk", "Bulk suggestion"
-        IMPORT = "import", "Import"
-        ADMIN = "admin", "Admin"
+        DROPDOWN = "dropdown", _("Dropdown")
+        KEYBOARD = "keyboard", _("Keyboard")
+        BULK = "bulk", _("Bulk suggestion")
+        IMPORT = "import", _("Import")
+        ADMIN = "admin", _("Admin")
 
     sentence = models.ForeignKey(Sentence, on_delete=models.CASCADE, related_name="labels")
     style = models.CharField(max_length=16, choices=STYLE_CHOICES)
@@ -115,15 +116,15 @@ class Recording(models.Model):
     """One take of a sentence in a style. Earlier takes are kept, never overwritten."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for validation"
-        VALID = "valid", "Validated"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Validation failed"
+        PENDING = "pending", _("Waiting for validation")
+        VALID = "valid", _("Validated")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Validation failed")
 
     class Source(models.TextChoices):
-        UPLOAD = "upload", "Upload"
-        BROWSER = "browser", "Browser recording"
-        IMPORT = "import", "Import"
+        UPLOAD = "upload", _("Upload")
+        BROWSER = "browser", _("Browser recording")
+        IMPORT = "import", _("Import")
 
     sentence = models.ForeignKey(Sentence, on_delete=models.CASCADE, related_name="takes")
     style = models.CharField(max_length=16, choices=STYLE_CHOICES)

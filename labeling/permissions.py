@@ -6,13 +6,14 @@ from functools import wraps
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy
 
 can_label = permission_required("labeling.label_sentence", raise_exception=True)
 can_record = permission_required("labeling.record_sentence", raise_exception=True)
 
 # Both roles hold these (see roles.py); a logged-in user in no group holds neither.
 READ_PERMISSIONS = ("labeling.view_sentence", "labeling.view_recording")
-NO_ROLE_MESSAGE = "Your account has no role yet; ask an operator to add you to annotators or operators."
+NO_ROLE_MESSAGE = gettext_lazy("Your account has no role yet; ask an operator to add you to annotators or operators.")
 
 View = Callable[..., HttpResponse]
 

@@ -11,6 +11,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -25,6 +27,7 @@ from labeling.services.takes import add_take
 from labeling.tasks import queue_validation, queue_validations
 from voicelab.engine.config import STYLES
 from voicelab.engine.errors import EngineError
+from voicelab.i18n import translated
 from voicelab.responses import error_response, form_error, not_found_as_message
 
 
@@ -33,13 +36,13 @@ def _sentence(sentence_id: str, *related: str) -> Sentence:
     try:
         return Sentence.objects.select_related(*related).get(sentence_id=sentence_id)
     except Sentence.DoesNotExist:
-        raise Http404(f"Sentence {sentence_id} does not exist.") from None
+        raise Http404(_("Sentence {id} does not exist.").format(id=sentence_id)) from None
 
 
-WAITING_FOR_WORKER = (
+WAITING_FOR_WORKER = gettext_lazy(
     "Saved. The validation queue cannot be reached right now: the take will be validated when it is back."
 )
-WAITING_FOR_WORKER_IMPORT = (
+WAITING_FOR_WORKER_IMPORT = gettext_lazy(
     "The validation queue cannot be reached right now: the imported takes will be validated when it is back."
 )
 
@@ -116,7 +119,10 @@ def bulk_suggestions(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     sentences = selectors.filter_sentences(category=data["category"], style=data["style"], status=data["status"])
     changed = apply_suggestions(sentences=sentences, user=request.user, overwrite=data["overwrite"])
-    messages.success(request, f"Applied the suggested style to {changed} sentence{'s' * (changed != 1)}.")
+    applied = ngettext(
+        "Applied the suggested style to {count} sentence.", "Applied the suggested style to {count} sentences.", changed
+    )
+    messages.success(request, applied.format(count=changed))
     return HttpResponseClientRefresh() if request.htmx else redirect("labeling:workspace")
 
 
@@ -154,12 +160,12 @@ def upload_take(request: HttpRequest, sentence_id: str) -> HttpResponse:
             source=data["source"] or Recording.Source.UPLOAD,
         )
     except EngineError as exc:
-        return error_response(request, str(exc))
+        return error_response(request, translated(exc))
     queued = queue_validation(take.pk)
     sentence.refresh_from_db()
     response = render(request, "labeling/_take_cell.html", {"sentence": sentence}, status=201)
     if not queued:
-        response["HX-Trigger"] = json.dumps({"voicelab:notice": WAITING_FOR_WORKER})
+        response["HX-Trigger"] = json.dumps({"voicelab:notice": str(WAITING_FOR_WORKER)})
     return response
 
 
@@ -177,11 +183,11 @@ def take_cell(request: HttpRequest, sentence_id: str) -> HttpResponse:
 def take_audio(request: HttpRequest, pk: int) -> FileResponse:
     take = Recording.objects.filter(pk=pk).first()
     if take is None:
-        raise Http404(f"Take {pk} does not exist.")
+        raise Http404(_("Take {pk} does not exist.").format(pk=pk))
     try:
         handle = take.audio.open("rb")
     except OSError:
-        raise Http404(f"The audio file of take {pk} is missing.") from None
+        raise Http404(_("The audio file of take {pk} is missing.").format(pk=pk)) from None
     return FileResponse(handle, content_type="audio/wav", filename=take.export_path.split("/")[-1])
 
 
@@ -214,12 +220,15 @@ def import_labels(request: HttpRequest) -> HttpResponse:
     upload = form.cleaned_data["file"]
     if upload.size > settings.VOICELAB_MAX_IMPORT_BYTES:
         limit = settings.VOICELAB_MAX_IMPORT_BYTES / 1_048_576
-        return error_response(request, f"The import file is larger than {limit:.0f} MB.")
+        return error_response(request, _("The import file is larger than {limit:.0f} MB.").format(limit=limit))
     try:
         result = import_export(data=upload.read(), user=request.user)
     except ExchangeError as exc:
-        return error_response(request, "Nothing was imported: " + "; ".join(exc.problems[:20]))
-    messages.success(request, f"Imported: {result.labels_changed} labels changed, {result.takes_added} takes added.")
+        return error_response(
+            request, _("Nothing was imported: {problems}").format(problems="; ".join(exc.problems[:20]))
+        )
+    imported = _("Imported: {labels} labels changed, {takes} takes added.")
+    messages.success(request, imported.format(labels=result.labels_changed, takes=result.takes_added))
     if queue_validations(result.take_ids) < result.takes_added:
         messages.warning(request, WAITING_FOR_WORKER_IMPORT)
     for warning in result.warnings[:20]:

@@ -3,12 +3,14 @@
 #   npm        fetch_models takes the stock Kokoro voices from the npm registry (kokoro-js)
 #   espeak-ng  a deterministic Spanish speaker for test audio
 #   chromium   the browser tests
+#   gettext    msgfmt compiles the interface's translations (locale/*.po) at set-up
 # Usage: system-deps.sh PACKAGE...
 set -euo pipefail
 missing=()
 for package in "$@"; do
   case "$package" in
     chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
+    gettext) command -v msgfmt >/dev/null || missing+=(gettext) ;;
     *) command -v "$package" >/dev/null || missing+=("$package") ;;
   esac
 done

@@ -27,9 +27,10 @@
   document.addEventListener("htmx:responseError", (event) => {
     const xhr = event.detail.xhr;
     const plain = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
-    toast(plain && xhr.responseText ? xhr.responseText : `The server refused the request (HTTP ${xhr.status}).`);
+    toast(plain && xhr.responseText ? xhr.responseText
+      : interpolate(gettext("The server refused the request (HTTP %s)."), [xhr.status]));
   });
-  document.addEventListener("htmx:sendError", () => toast("The lab could not be reached: check the connection and try again."));
+  document.addEventListener("htmx:sendError", () => toast(gettext("The lab could not be reached: check the connection and try again.")));
   // A request that worked but has something to say (HX-Trigger: {"voicelab:notice": "..."}).
   const NOTICE = "voicelab:notice";
   document.addEventListener(NOTICE, (event) => toast(event.detail.value, "info"));
@@ -66,7 +67,7 @@
 
   function playCurrent() {
     const player = currentRow && currentRow.querySelector(".take-audio");
-    if (!player) { toast("This sentence has no validated take to play yet.", "info"); return; }
+    if (!player) { toast(gettext("This sentence has no validated take to play yet."), "info"); return; }
     if (player.paused) player.play(); else player.pause();
   }
 
@@ -140,7 +141,7 @@
       method: "POST", body: form, headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
     });
     const body = await response.text();
-    if (!response.ok) { toast(body || `Upload refused (HTTP ${response.status}).`); return; }
+    if (!response.ok) { toast(body || interpolate(gettext("Upload refused (HTTP %s)."), [response.status])); return; }
     const cell = document.getElementById("take-" + row.dataset.sentenceId);
     if (cell) { cell.outerHTML = body; htmx.process(document.getElementById("take-" + row.dataset.sentenceId)); }
     const notice = JSON.parse(response.headers.get("HX-Trigger") || "{}")[NOTICE];
@@ -151,14 +152,14 @@
     if (!row) return;
     if (recording) { recording.recorder.stop(); return; }
     if (!navigator.mediaDevices || !window.MediaRecorder) {
-      toast("This browser cannot record audio: upload a WAV file instead.");
+      toast(gettext("This browser cannot record audio: upload a WAV file instead."));
       return;
     }
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (error) {
-      toast("The microphone is not available (" + error.name + "): allow it in the browser, or upload a file.");
+      toast(interpolate(gettext("The microphone is not available (%s): allow it in the browser, or upload a file."), [error.name]));
       return;
     }
     const recorder = new MediaRecorder(stream);
@@ -166,17 +167,17 @@
     const button = row.querySelector(".record-button");
     recording = { recorder, stream, button };
     row.classList.add("recording");
-    if (button) button.textContent = "■ Stop";
+    if (button) button.textContent = gettext("■ Stop");
     recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
     recorder.onstop = async () => {
       stream.getTracks().forEach((track) => track.stop());
       recording = null;
       row.classList.remove("recording");
-      if (button) button.textContent = "● Record";
+      if (button) button.textContent = gettext("● Record");
       try {
         await uploadTake(row, await toWav(new Blob(chunks, { type: recorder.mimeType })));
       } catch (error) {
-        toast("The recording could not be processed: " + error.message);
+        toast(interpolate(gettext("The recording could not be processed: %s"), [error.message]));
       }
     };
     recorder.start();

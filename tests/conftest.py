@@ -71,6 +71,16 @@ class SessionRedis:
             self.process = None
 
 
+@pytest.fixture(autouse=True)
+def english_unless_spanish(request: pytest.FixtureRequest) -> None:
+    """The lab is Spanish first. Tests that render pages in this process read them in English,
+    the other language it speaks, so that their assertions read as the code's messages do;
+    tests marked ``spanish`` (tests/test_language.py, the translations' checks) read the
+    default. Browser tests talk to a server process of their own, which speaks Spanish."""
+    if request.node.get_closest_marker("spanish") is None:
+        request.getfixturevalue("settings").LANGUAGE_CODE = "en"
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[SessionRedis]:
     """The session's Redis, started by the first test that needs it."""

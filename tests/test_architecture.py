@@ -10,7 +10,7 @@ import grimp
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("voicelab", "labeling", "distillation")
+PACKAGES = ("voicelab", "accounts", "labeling", "distillation")
 
 
 def test_every_import_contract_is_kept(monkeypatch) -> None:

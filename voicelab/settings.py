@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "voicelab",
+    "accounts",
     "labeling",
     "distillation",
 ]
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.LanguageMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -93,6 +95,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -124,7 +127,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "labeling:workspace"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en"
+# Spanish first (the lab's people are at a Spanish call center); English for whoever chooses it.
+LANGUAGE_CODE = "es"
+LANGUAGES = [("es", "Español"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # remembered before logging in; after, the account remembers
 TIME_ZONE = os.environ.get("TZ", "Europe/Madrid")
 USE_I18N = True
 USE_TZ = True

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db.models import F, QuerySet
+from django.utils.formats import number_format
+from django.utils.translation import ngettext
 
 from labeling.models import Sentence
 from voicelab.engine.audio import AudioError, read_audio
+from voicelab.engine.config import get_style
 from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.reference import MIN_SECONDS, PAUSE_SECONDS, Clip
 from voicelab.engine.teacher import Teacher
@@ -69,9 +72,17 @@ class Material:
         """Why this style cannot run, in words; empty when it can."""
         if self.enough:
             return ""
-        return (
-            f"{self.style}: {self.seconds:.1f} s of validated speech in {self.takes} takes; "
-            f"Stage 1 needs {self.needed:.0f} s, so {self.missing:.1f} s more."
+        problem = ngettext(
+            "{style}: {seconds} s of validated speech in {takes} take; Stage 1 needs {needed:.0f} s, so {missing} s more.",
+            "{style}: {seconds} s of validated speech in {takes} takes; Stage 1 needs {needed:.0f} s, so {missing} s more.",
+            self.takes,
+        )
+        return problem.format(
+            style=get_style(self.style).label,
+            seconds=number_format(self.seconds, 1),
+            takes=self.takes,
+            needed=self.needed,
+            missing=number_format(self.missing, 1),
         )
 
 

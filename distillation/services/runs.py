@@ -11,6 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from distillation.models import FINISHED, DistillationRun, Status, StyleRun
 from distillation.services.execution import interrupt_orphans
@@ -28,6 +30,7 @@ from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.prosody import speech_frames
 from voicelab.engine.reference import MIN_CLIP_SECONDS
 from voicelab.engine.validation import ValidationReport
+from voicelab.i18n import translated
 
 MAX_STEPS = 100_000
 TEACHER_VOICE_SECONDS = (2.0, 30.0)  # F5-TTS clones from a short clip; long ones are cut by it anyway
@@ -50,15 +53,15 @@ class Resumed(NamedTuple):
 
 def _check_teacher_voice(upload: UploadedFile | None, text: str) -> None:
     if upload is None:
-        raise LaunchRefused("The F5 teacher needs the voice to clone: upload a reference WAV.")
+        raise LaunchRefused(_("The F5 teacher needs the voice to clone: upload a reference WAV."))
     if not text.strip():
-        raise LaunchRefused("Give the transcript of the reference audio: F5-TTS needs it to clone the voice.")
+        raise LaunchRefused(_("Give the transcript of the reference audio: F5-TTS needs it to clone the voice."))
     _check_reference_audio(upload, TEACHER_VOICE_SECONDS)
 
 
 def _check_target_clip(upload: UploadedFile | None) -> None:
     if upload is None:
-        raise LaunchRefused("A clip target needs the clip: upload a WAV, FLAC or OGG of the speaker (5 s or more).")
+        raise LaunchRefused(_("A clip target needs the clip: upload a WAV, FLAC or OGG of the speaker (5 s or more)."))
     _check_reference_audio(upload, TARGET_CLIP_SECONDS)
 
 
@@ -67,14 +70,16 @@ def _check_reference_audio(upload: UploadedFile, seconds: tuple[float, float]) -
         check_audio_upload(upload)
         audio = read_audio(upload)
     except EngineError as exc:
-        raise LaunchRefused(f"Reference audio: {exc}") from None
+        raise LaunchRefused(_("Reference audio: {problem}").format(problem=translated(exc))) from None
     finally:
         upload.seek(0)
     shortest, longest = seconds
     if not shortest <= audio.duration <= longest:
-        raise LaunchRefused(f"Reference audio: {audio.duration:.1f} s long; give {shortest:.0f}-{longest:.0f} s.")
+        refused = _("Reference audio: {seconds} s long; give {shortest:.0f}-{longest:.0f} s.")
+        seconds = number_format(audio.duration, 1)
+        raise LaunchRefused(refused.format(seconds=seconds, shortest=shortest, longest=longest))
     if speech_frames(audio.samples, audio.sample_rate).speech_span() is None:
-        raise LaunchRefused("Reference audio: it is silent.")
+        raise LaunchRefused(_("Reference audio: it is silent."))
 
 
 def launch_problems(*, styles: Sequence[str], source: str) -> list[str]:
@@ -104,13 +109,13 @@ def launch_run(
     its Stage 1 once the queue is back (see ``distillation.tasks``).
     """
     if not styles:
-        raise LaunchRefused("Choose at least one style.")
+        raise LaunchRefused(_("Choose at least one style."))
     for style in styles:
         get_style(style)
     if steps is not None and not 1 <= steps <= MAX_STEPS:
-        raise LaunchRefused(f"Steps must be between 1 and {MAX_STEPS:,}.")
+        raise LaunchRefused(_("Steps must be between 1 and {most}.").format(most=MAX_STEPS))
     if source not in DistillationRun.Source.values:
-        raise LaunchRefused(f"Unknown teacher source {source!r}.")
+        raise LaunchRefused(_("Unknown teacher source “{source}”.").format(source=source))
     if source == DistillationRun.Source.F5:
         _check_teacher_voice(reference_audio, reference_text)
     if source == DistillationRun.Source.CLIP:
@@ -144,7 +149,9 @@ def launch_run(
 def cancel_run(*, run: DistillationRun) -> DistillationRun:
     """Ask the run to stop: a walk stops at its next step and keeps its best voice so far."""
     if run.is_finished:
-        raise LaunchRefused(f"Run {run.pk} has already {run.status}.")
+        raise LaunchRefused(
+            _("Run {pk} has already ended: {status}.").format(pk=run.pk, status=run.get_status_display())
+        )
     DistillationRun.objects.filter(pk=run.pk).update(cancel_requested=True)
     run.refresh_from_db()
     # Walks no worker is running (queued, interrupted) end here; running ones end at their next step.
@@ -163,7 +170,7 @@ def resume_run(*, run: DistillationRun) -> Resumed:
     recovered = interrupt_orphans()
     interrupted = list(run.style_runs.filter(status=Status.INTERRUPTED))
     if not interrupted:
-        raise LaunchRefused(f"Run {run.pk} has no interrupted walk to resume.")
+        raise LaunchRefused(_("Run {pk} has no interrupted walk to resume.").format(pk=run.pk))
     walks = [Job.walk(style_run.pk) for style_run in interrupted]
     return Resumed(interrupted, walks + [job for job in recovered if job not in walks])
 
@@ -171,7 +178,7 @@ def resume_run(*, run: DistillationRun) -> Resumed:
 def deploy_run(*, run: DistillationRun, force: bool = False) -> DeployReport:
     """Stage 4: the run's validated voices to the TTS service (failing styles only with ``force``)."""
     if run.report is None:
-        raise LaunchRefused(f"Run {run.pk} has no validation report yet: nothing to deploy.")
+        raise LaunchRefused(_("Run {pk} has no validation report yet: nothing to deploy.").format(pk=run.pk))
     report = Pipeline(run.pipeline_config(), settings.VOICELAB_MODELS_DIR).deploy(
         ValidationReport.from_dict(run.report),
         target_dir=settings.VOICELAB_DEPLOYED_VOICES_DIR,

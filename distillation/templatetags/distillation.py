@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import template
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -20,3 +21,13 @@ def duration(value: timedelta | float | None) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+@register.filter
+def voice_source(source: str) -> str:
+    """What backs a style in the TTS service, as the service names it (``deployed``,
+    ``stock:ef_dora``), in the reader's words."""
+    kind, _, name = source.partition(":")
+    if kind == "stock":
+        return gettext("stock voice {name} (never deployed)").format(name=name)
+    return gettext("deployed") if kind == "deployed" else source

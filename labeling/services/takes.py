@@ -14,6 +14,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from labeling.models import Recording, Sentence, take_upload_path
 from voicelab.engine.audio import Audio, AudioError, accepted_extensions, read_audio, write_wav
@@ -42,18 +44,22 @@ def check_audio_upload(upload: UploadedFile) -> None:
     if upload.size is not None and upload.size > limit:
         raise TakeRejected(_over_limit(upload.size, limit))
     if upload.size == 0:
-        raise TakeRejected("The file is empty.")
+        raise TakeRejected(_("The file is empty."))
     extension = Path(upload.name or "").suffix.lower()
     if extension not in accepted_extensions():
         allowed = ", ".join(accepted_extensions())
-        raise TakeRejected(f"“{extension or 'no extension'}” files are not accepted: upload {allowed}.")
+        refused = _("“{extension}” files are not accepted: upload {allowed}.")
+        raise TakeRejected(refused.format(extension=extension or _("no extension"), allowed=allowed))
 
 
 def _over_limit(size: int, limit: int) -> str:
     """By how much a file is too large, in words that stay true one byte over the limit."""
     excess = size - limit
-    amount = f"{excess / MEGABYTE:.1f} MB" if excess >= MEGABYTE else f"{excess:,} byte{'s' * (excess != 1)}"
-    return f"The file is {amount} over the {limit / MEGABYTE:g} MB limit."
+    if excess >= MEGABYTE:
+        amount = f"{excess / MEGABYTE:.1f} MB"
+    else:
+        amount = ngettext("{count} byte", "{count} bytes", excess).format(count=f"{excess:,}")
+    return _("The file is {amount} over the {limit:g} MB limit.").format(amount=amount, limit=limit / MEGABYTE)
 
 
 def read_take_audio(upload: UploadedFile) -> Audio:
@@ -67,13 +73,13 @@ def _decode_upload(upload: UploadedFile) -> Audio:
     try:
         return read_audio(upload, max_seconds=settings.VOICELAB_MAX_TAKE_SECONDS)
     except AudioError as exc:
-        raise TakeRejected(str(exc)) from None
+        raise TakeRejected(*exc.args) from None  # its Message, shown in the reader's language
 
 
 def _resolve_style(sentence: Sentence, style: str | None) -> str:
     style = style or sentence.style
     if not style:
-        raise TakeRejected("Label the sentence with a style before recording it.")
+        raise TakeRejected(_("Label the sentence with a style before recording it."))
     get_style(style)  # UnknownStyleError carries its own message
     return style
 

@@ -4,7 +4,8 @@
 // filtered once, by the server (distillation/consumers.py, RunConsumer.run_steps): it knows
 // what it sent each socket, so this page draws every step it is sent, as it is sent.
 // What the page is told by Python (json_script "run-page"): the socket's path, the chart's
-// traces, the walks' clip URLs and the finished statuses; this file hard-codes none of them.
+// traces, the walks' clip URLs, the finished statuses and the statuses' and stages' names;
+// this file hard-codes none of them. Its own words come from Django's JavaScript catalog.
 (function () {
   "use strict";
 
@@ -25,8 +26,8 @@
   });
   const LAYOUT = {
     margin: { t: 30, r: 50, b: 40, l: 50 }, height: 300, legend: { orientation: "h", y: 1.12 },
-    xaxis: { title: { text: "step" } }, yaxis: { title: { text: "score" } },
-    yaxis2: { overlaying: "y", side: "right", range: [0, 1], title: { text: "similarity" } },
+    xaxis: { title: { text: gettext("step") } }, yaxis: { title: { text: gettext("score") } },
+    yaxis2: { overlaying: "y", side: "right", range: [0, 1], title: { text: gettext("similarity") } },
     uirevision: "keep", // zoom survives updates
   };
   const CONFIG = { displaylogo: false, responsive: true };
@@ -67,9 +68,10 @@
 
   function showProgress(state) {
     const set = (name, value) => { const el = field(state.style, name); if (el) el.textContent = value; };
-    set("status", state.status);
+    set("status", PAGE.statuses[state.status] || state.status);
     set("step", state.step);
-    set("best", state.best_score === null ? "—" : state.best_score.toFixed(2));
+    const decimals = { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+    set("best", state.best_score === null ? "—" : state.best_score.toLocaleString(document.documentElement.lang, decimals));
     set("eta", formatEta(state.eta_seconds));
     const phase = field(state.style, "phase");
     if (phase) { phase.textContent = state.phase || ""; phase.hidden = !state.phase; }
@@ -81,9 +83,10 @@
 
   function showRun(run) {
     const status = document.getElementById("run-status");
-    status.textContent = run.status;
+    status.textContent = PAGE.statuses[run.status] || run.status;
+    status.dataset.status = run.status;
     status.className = "run-status status-" + run.status;
-    document.getElementById("run-stage").textContent = run.stage;
+    document.getElementById("run-stage").textContent = PAGE.stages[run.stage] || run.stage;
     const error = document.getElementById("run-error");
     error.textContent = run.error || "";
     error.hidden = !run.error;
@@ -104,19 +107,21 @@
       opacity: key === "pitch_hz" ? 1 : 0.45,
     });
     const traces = [
-      line(preview.target, "pitch_hz", "target F0", "#1d2330", "y"),
-      line(preview.best, "pitch_hz", "best F0", "#2f5bea", "y"),
-      line(preview.target, "level_db", "target level", "#1d2330", "y2"),
-      line(preview.best, "level_db", "best level", "#2f5bea", "y2"),
+      line(preview.target, "pitch_hz", gettext("target F0"), "#1d2330", "y"),
+      line(preview.best, "pitch_hz", gettext("best F0"), "#2f5bea", "y"),
+      line(preview.target, "level_db", gettext("target level"), "#1d2330", "y2"),
+      line(preview.best, "level_db", gettext("best level"), "#2f5bea", "y2"),
     ];
     Plotly.react(div, traces, {
       margin: { t: 30, r: 50, b: 40, l: 50 }, height: 260, legend: { orientation: "h", y: 1.15 },
-      xaxis: { title: { text: "seconds" } }, yaxis: { title: { text: "F0 (Hz)" } },
-      yaxis2: { overlaying: "y", side: "right", title: { text: "level (dBFS)" } },
+      xaxis: { title: { text: gettext("seconds") } }, yaxis: { title: { text: gettext("F0 (Hz)") } },
+      yaxis2: { overlaying: "y", side: "right", title: { text: gettext("level (dBFS)") } },
     }, CONFIG);
     div.dataset.step = String(preview.step);
     const text = field(style, "preview-text");
-    if (text) text.textContent = `“${preview.text}” — best voice at step ${preview.step}`;
+    if (text) {
+      text.textContent = interpolate(gettext("“%(text)s” — best voice at step %(step)s"), preview, true);
+    }
     const target = field(style, "target-audio"), best = field(style, "best-audio");
     const clips = PAGE.previews[style];
     if (target && !target.getAttribute("src")) target.src = clips.target;
@@ -125,7 +130,7 @@
 
   function setLive(on) {
     const badge = document.getElementById("live");
-    badge.textContent = on ? "● live" : "○ offline";
+    badge.textContent = on ? gettext("● live") : gettext("○ offline");
     badge.classList.toggle("on", on);
   }
 

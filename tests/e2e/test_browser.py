@@ -13,6 +13,7 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 
 from django.contrib.auth.models import User
 from django.template.defaultfilters import floatformat
+from django.utils import translation
 from playwright.sync_api import expect
 
 from labeling.models import Recording, Sentence, StyleLabel
@@ -25,21 +26,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CALL_CENTER = "lista_call_center"
 LIVE_TIMEOUT_MS = VALIDATION_TIMEOUT * 1000
-VALIDATED_BADGE = re.compile(r"Validated · \d\.\d\d")
+VALIDATED_BADGE = re.compile(r"Validada · \d,\d\d")
 STATIC_SCRIPTS = ("/static/voicelab.js", "/static/django_htmx/htmx-2.min.js", "/static/django_htmx/ext/hx-ws-2.min.js")
 
 Labeler = Callable[[str, str], StyleLabel]
 
 
 def expect_validated_live(workspace: Workspace, sentence_id: str) -> Recording:
-    """The take cell turns "Validated · score" through a websocket push, and the database agrees."""
+    """The take cell turns "Validada · score" through a websocket push, and the database agrees."""
     workspace.wait_for_pushed_cell(sentence_id, "valid", timeout_ms=LIVE_TIMEOUT_MS)
     badge = workspace.take_cell(sentence_id).locator('[data-take-status="valid"]')
     expect(badge).to_have_text(VALIDATED_BADGE)
     take = wait_for_validation(latest_take(sentence_id).pk)
     assert take.status == Recording.Status.VALID, (take.error, take.findings)
     assert sentence(sentence_id).active_take_id == take.pk
-    expect(badge).to_contain_text(floatformat(take.quality_score, 2))
+    with translation.override("es"):
+        expect(badge).to_contain_text(floatformat(take.quality_score, 2))  # 0,93: the Spanish way
     return take
 
 
@@ -47,7 +49,7 @@ def test_anonymous_visitor_is_sent_to_the_login_page(workspace: Workspace) -> No
     workspace.page.goto(WORKSPACE_PATH)
 
     expect(workspace.page).to_have_url(re.compile(rf"{LOGIN_PATH}\?next=/labeling/$"))
-    expect(workspace.page.get_by_role("heading", name="Log in to Voice Lab")).to_be_visible()
+    expect(workspace.page.get_by_role("heading", name="Iniciar sesión en Voice Lab")).to_be_visible()
     expect(workspace.rows).to_have_count(0)
 
 
@@ -55,7 +57,7 @@ def test_annotator_logs_in_and_the_page_loads_its_scripts_and_websocket(
     workspace: Workspace, corpus: None, lab_annotator: User
 ) -> None:
     workspace.log_in(lab_annotator.username, "not-the-password")
-    expect(workspace.page.get_by_text("Your username and password didn't match")).to_be_visible()
+    expect(workspace.page.get_by_text("El usuario y la contraseña no coinciden")).to_be_visible()
 
     workspace.log_in(lab_annotator.username, ANNOTATOR_PASSWORD)
     expect(workspace.page).to_have_url(re.compile(r"/labeling/$"))
@@ -82,7 +84,7 @@ def test_filters_narrow_the_table_by_category_and_status(annotator_workspace: Wo
         workspace.filter("status", "labeled")
         expect(workspace.rows).to_have_count(1)
         assert workspace.sentence_ids() == ["shcc-03"]
-        expect(workspace.page.locator("#sentences .count")).to_have_text("1 sentence")
+        expect(workspace.page.locator("#sentences .count")).to_have_text("1 frase")
 
     query = parse_qs(urlsplit(workspace.page.url).query)
     assert (query["category"], query["status"]) == ([CALL_CENTER], ["labeled"])
@@ -94,7 +96,7 @@ def test_dropdown_labels_a_sentence_without_reloading(annotator_workspace: Works
 
     with workspace.same_page_load():
         workspace.style_select("shcc-04").select_option("empatico")
-        expect(workspace.label_cell("shcc-04").get_by_role("status")).to_have_text("✓ Saved")
+        expect(workspace.label_cell("shcc-04").get_by_role("status")).to_have_text("✓ Guardado")
 
     expect(workspace.style_select("shcc-04")).to_have_value("empatico")
     label = sentence("shcc-04").current_label
@@ -114,7 +116,7 @@ def test_keyboard_moves_between_rows_and_labels_the_current_one(annotator_worksp
         keyboard.press("j")
         workspace.expect_current_row(second)
         keyboard.press("2")
-        expect(workspace.label_cell(second).get_by_role("status")).to_have_text("✓ Saved")
+        expect(workspace.label_cell(second).get_by_role("status")).to_have_text("✓ Guardado")
         expect(workspace.style_select(second)).to_have_value("amable")
         workspace.expect_current_row(second)  # the swap keeps the row selected
         keyboard.press("k")
@@ -167,9 +169,9 @@ def test_corrupt_upload_shows_the_reason_in_a_toast(annotator_workspace: Workspa
     with workspace.same_page_load():
         workspace.upload("shcc-02", corrupt)
         expect(workspace.toast).to_be_visible()
-        expect(workspace.toast).to_contain_text("The file is not audio that can be read")
+        expect(workspace.toast).to_contain_text("El archivo no es un audio legible")
 
-    expect(workspace.take_cell("shcc-02")).to_contain_text("No recording yet")
+    expect(workspace.take_cell("shcc-02")).to_contain_text("Aún sin grabar")
     assert not Recording.objects.filter(sentence__sentence_id="shcc-02").exists()
 
 
@@ -183,7 +185,7 @@ def test_unknown_style_is_refused_with_a_toast(annotator_workspace: Workspace) -
     with workspace.same_page_load():
         dropdown.select_option("robotico")
         expect(workspace.toast).to_be_visible()
-        expect(workspace.toast).to_contain_text("Unknown style “robotico”.")
+        expect(workspace.toast).to_contain_text("Estilo desconocido «robotico».")
 
     expect(workspace.label_cell("shcc-05").get_by_role("status")).to_have_count(0)
     assert sentence("shcc-05").current_label is None
@@ -202,7 +204,7 @@ def test_recording_with_the_microphone_makes_a_validated_browser_take(
         workspace.expect_current_row("shcc-06")
         workspace.page.keyboard.press("r")
         expect(row).to_have_class(re.compile(r"\brecording\b"))
-        expect(row.locator(".record-button")).to_have_text("■ Stop")
+        expect(row.locator(".record-button")).to_have_text("■ Parar")
         workspace.page.wait_for_timeout(2500)
         with workspace.page.expect_response(re.compile(r"/sentences/shcc-06/takes/$")) as upload:
             workspace.page.keyboard.press("r")
@@ -211,4 +213,21 @@ def test_recording_with_the_microphone_makes_a_validated_browser_take(
 
     assert take.source == Recording.Source.BROWSER
     assert take.duration_seconds is not None and 1.5 < take.duration_seconds < 4
-    expect(row.locator(".record-button")).to_have_text("● Record")
+    expect(row.locator(".record-button")).to_have_text("● Grabar")
+
+
+def test_an_annotator_reads_the_lab_in_english_once_chosen(
+    workspace: Workspace, corpus: None, lab_annotator: User
+) -> None:
+    """The one browser test in English: the choice, remembered, reaches the pages' scripts too."""
+    workspace.log_in(lab_annotator.username, ANNOTATOR_PASSWORD)
+    expect(workspace.page.get_by_role("link", name="Etiquetado")).to_be_visible()
+    with workspace.page.expect_navigation():
+        workspace.page.get_by_label("Idioma").select_option("en")
+    expect(workspace.page.locator("html")).to_have_attribute("lang", "en")
+    workspace.open(category=CALL_CENTER)  # a fresh load: the account remembers
+    expect(workspace.page.get_by_role("link", name="Labeling")).to_be_visible()
+    expect(workspace.page.get_by_role("heading", name="Progress by style")).to_be_visible()
+    workspace.row("shcc-01").locator(".text").click()
+    workspace.page.keyboard.press("p")  # no take yet: the script says so, in English
+    expect(workspace.toast).to_contain_text("This sentence has no validated take to play yet.")

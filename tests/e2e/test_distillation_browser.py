@@ -1,5 +1,5 @@
-"""The operators' dashboard in headless Chromium: launch a short run, watch its chart grow,
-read the validation report, deploy to a live TTS service and switch its style."""
+"""The operators' dashboard in headless Chromium, in Spanish: launch a short run, watch its chart
+grow, read the validation report, deploy to a live TTS service and switch its style."""
 
 from __future__ import annotations
 
@@ -47,24 +47,29 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
 ) -> None:
     validated_takes("neutral")
     log_in(page, lab_operator.username, OPERATOR_PASSWORD)
-    page.get_by_role("link", name="Distillation").click()
-    page.get_by_role("link", name="Launch a run").click()
+    page.get_by_role("link", name="Destilación").click()
+    page.get_by_role("link", name="Lanzar una ejecución").click()
 
     # The material table says which styles can run; the form tells before submitting.
-    expect(page.locator('tr[data-style="neutral"]')).to_contain_text("ready")
-    expect(page.locator('tr[data-style="amable"]')).to_contain_text("20.0 s missing")
-    expect(page.locator("#launch-check")).to_contain_text("amable: 0.0 s of validated speech")  # all four ticked
-    for style in ("amable", "empatico", "profesional"):
-        page.locator(f'input[name="styles"][value="{style}"]').uncheck()
-    expect(page.locator("#launch-check")).to_have_text("Ready to launch.")
+    expect(page.locator('tr[data-style="neutral"]')).to_contain_text("lista")
+    expect(page.locator('tr[data-style="amable"]')).to_contain_text("faltan 20,0 s")
+    # Only the styles that can run are ticked; ticking another says at once why it cannot.
+    expect(page.locator("#launch-check")).to_have_text("Lista para lanzar.")
+    amable = page.locator('input[name="styles"][value="amable"]')
+    expect(amable).not_to_be_checked()
+    amable.check()
+    expect(page.locator("#launch-check")).to_contain_text("Amable: 0,0 s de habla validada en 0 tomas")
+    amable.uncheck()
+    expect(page.locator("#launch-check")).to_have_text("Lista para lanzar.")
     page.locator("#id_optimizer").select_option("walk")  # seconds a step; the gradient is tested elsewhere
-    page.get_by_label("Steps").fill("12")
-    page.get_by_label("Seed").fill("21")
-    page.get_by_role("button", name="Launch").click()
+    page.get_by_label("Pasos").fill("12")
+    page.get_by_label("Semilla").fill("21")
+    page.get_by_role("button", name="Lanzar").click()
     page.wait_for_url(re.compile(r".*/distillation/runs/\d+/$"))
 
     # Live: the socket opens and the score chart grows as the worker sends steps.
-    expect(page.locator("#live")).to_have_text("● live")
+    expect(page.locator("#live")).to_have_text("● en directo")
+    expect(page.locator("#report-link")).to_be_hidden()  # no report before Stage 3 has written one
     page.wait_for_function(
         "() => (document.getElementById('chart-neutral').data || [{x: []}])[0].x.length >= 2", timeout=180_000
     )
@@ -77,34 +82,37 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
     steps = page.evaluate("() => document.getElementById('chart-neutral').data[0].x")
     assert steps == list(range(1, len(steps) + 1))
 
-    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=240_000)
+    expect(page.locator("#run-status")).to_have_text("terminada", timeout=240_000)
     assert chart_points(page, "neutral") == 12
     page.screenshot(path=screenshot_dir / "distillation-run.png", full_page=True)
-    page.get_by_role("link", name="Validation report").click()
-    expect(page.locator("#report-neutral")).to_contain_text("speaker_similarity")
-    expect(page.locator("#differentiation")).to_contain_text("does not apply")  # one style in this run
+    expect(page.locator("#report-link")).to_be_visible()
+    page.get_by_role("link", name="Informe de validación").click()
+    expect(page.locator('#report-neutral tr[data-check="speaker_similarity"]')).to_contain_text(
+        "Parecido con el hablante"
+    )
+    expect(page.locator("#differentiation")).to_contain_text("no se aplica")  # one style in this run
 
     # Deploy (confirmed, forced in case 12 steps were not enough to pass), then switch styles.
     page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_label("Replace the deployed voices with this run's").check()
-    page.get_by_label("Also deploy styles that failed validation").check()
-    page.get_by_role("button", name="Deploy").click()
-    expect(page.locator("#deployed")).to_contain_text("Deployed 1 voice; the TTS service reloaded them")
-    expect(page.locator('#tts-panel tr[data-style="neutral"]')).to_contain_text("deployed")
+    page.get_by_label("Sustituir las voces desplegadas por las de esta ejecución").check()
+    page.get_by_label("Desplegar también los estilos que no superaron la validación").check()
+    page.get_by_role("button", name="Desplegar").click()
+    expect(page.locator("#deployed")).to_contain_text("1 voz desplegada; el servicio TTS las ha recargado")
+    expect(page.locator('#tts-panel tr[data-style="neutral"]')).to_contain_text("desplegada")
     lab_key = {"Authorization": f"Bearer {lab_api_key()}"}  # the key the lab made for its own calls
     voices = httpx.get(f"{tts_service}/voices", headers=lab_key, timeout=10).json()
     assert voices["active"] == "neutral" and voices["tts_backend"] == "kokoro"
 
     page.locator("#tts-style").select_option("empatico")
-    page.get_by_role("button", name="Switch style").click()
-    expect(page.locator("#tts-active")).to_have_text("empatico")
+    page.get_by_role("button", name="Cambiar estilo").click()
+    expect(page.locator("#tts-active")).to_have_text("Empático")
     page.screenshot(path=screenshot_dir / "distillation-report.png", full_page=True)
     assert httpx.get(f"{tts_service}/voices", headers=lab_key, timeout=10).json()["active"] == "empatico"
 
 
 def test_an_annotator_cannot_reach_the_launch_page(page: Page, lab_annotator: User) -> None:
     log_in(page, lab_annotator.username, ANNOTATOR_PASSWORD)
-    expect(page.get_by_role("link", name="Distillation")).to_have_count(0)
+    expect(page.get_by_role("link", name="Destilación")).to_have_count(0)
     response = page.goto("/distillation/launch/")
     assert response is not None and response.status == 403
 

@@ -1,4 +1,5 @@
-"""A page object for the labeling workspace as a real browser shows it."""
+"""A page object for the labeling workspace as a real browser shows it: in Spanish, the lab's
+default language, as its annotators read it."""
 
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ class Workspace:
     # ---- navigation -------------------------------------------------------------------
     def log_in(self, username: str, password: str) -> None:
         self.page.goto(LOGIN_PATH)
-        self.page.get_by_label("Username").fill(username)
-        self.page.get_by_label("Password").fill(password)
-        self.page.get_by_role("button", name="Log in").click()
+        self.page.get_by_label("Usuario").fill(username)
+        self.page.get_by_label("Contraseña").fill(password)
+        self.page.get_by_role("button", name="Iniciar sesión").click()
 
     def open(self, **filters: str) -> None:
         """Load the workspace (filtered like its form would) and wait for its live updates."""
@@ -62,7 +63,7 @@ class Workspace:
         return self.page.locator(f"#row-{sentence_id}")
 
     def style_select(self, sentence_id: str) -> Locator:
-        return self.page.get_by_label(f"Style of {sentence_id}")
+        return self.page.get_by_label(f"Estilo de {sentence_id}")
 
     def label_cell(self, sentence_id: str) -> Locator:
         return self.page.locator(f"#label-{sentence_id}")

@@ -66,7 +66,7 @@ def test_a_failing_style_is_refused_unless_forced(evolved: dict, env_file: Path,
         active="neutral",
         force=True,
     )
-    assert set(report.deployed) == {"neutral", "amable"} and "amable failed validation" in report.warnings[0]
+    assert set(report.deployed) == {"neutral", "amable"} and "amable failed validation" in str(report.warnings[0])
 
 
 def test_a_broken_tensor_or_wrong_active_style_changes_nothing(evolved: dict, env_file: Path, tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_an_unreachable_service_is_a_warning_not_a_failure(evolved: dict, env_fi
         active="neutral",
         tts=TTSClient(f"http://127.0.0.1:{free_port()}", api_key="any"),
     )
-    assert not report.reloaded and "could not be reached" in report.warnings[0]
+    assert not report.reloaded and "could not be reached" in str(report.warnings[0])
     assert (tmp_path / "d" / "neutral.pt").exists()
 
 

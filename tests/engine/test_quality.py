@@ -12,6 +12,7 @@ import pytest
 from voicelab.engine import quality
 from voicelab.engine.audio import Audio, resample
 from voicelab.engine.config import STYLE_NAMES, UnknownStyleError, get_style
+from voicelab.engine.messages import Message
 from voicelab.engine.prosody import Prosody, analyze_prosody
 from voicelab.engine.quality import (
     assess_take,
@@ -80,7 +81,7 @@ def test_clipping_up_to_the_fatal_ratio_is_scored(greeting: Audio, as_audio: Wra
     (clipping,) = [finding for finding in findings if finding.code == "clipping"]
     assert quality.MAX_CLIPPING_RATIO < signal.clipping_ratio < quality.MAX_CLIPPING_RATIO_FATAL
     assert 0.1 < clipping.penalty <= quality.MAX_CLIPPING_PENALTY and not clipping.fatal
-    assert f"{signal.clipping_ratio:.1%} of the samples are clipped" in clipping.message
+    assert f"{signal.clipping_ratio:.1%} of the samples are clipped" in str(clipping.message)
 
 
 def test_heavy_clipping_makes_the_take_unusable(greeting: Audio, as_audio: Wrap) -> None:
@@ -89,8 +90,8 @@ def test_heavy_clipping_makes_the_take_unusable(greeting: Audio, as_audio: Wrap)
     (clipping,) = [finding for finding in assessment.findings if finding.code == "clipping"]
     assert assessment.signal.clipping_ratio > 0.2
     assert (clipping.fatal, clipping.penalty) == (True, quality.FATAL_PENALTY)
-    assert f"{assessment.signal.clipping_ratio:.1%} of the samples are clipped" in clipping.message
-    assert "cannot be used" in clipping.message
+    assert f"{assessment.signal.clipping_ratio:.1%} of the samples are clipped" in str(clipping.message)
+    assert "cannot be used" in str(clipping.message)
     assert (assessment.usable, assessment.score, assessment.prosody) == (False, 0.0, None)
 
 
@@ -118,7 +119,7 @@ def test_noise_as_loud_as_the_voice_makes_the_take_unusable(greeting: Audio, as_
     assert assessment.signal.snr_db < quality.MIN_SNR_DB_FATAL
     (noise,) = [finding for finding in assessment.findings if finding.code == "low_snr"]
     assert (noise.fatal, noise.penalty) == (True, quality.FATAL_PENALTY)
-    assert f"only {assessment.signal.snr_db:.0f} dB above the background noise" in noise.message
+    assert f"only {assessment.signal.snr_db:.0f} dB above the background noise" in str(noise.message)
     assert not assessment.usable
 
 
@@ -128,7 +129,8 @@ def test_half_second_take_is_too_short(greeting: Audio, greeting_text: str, as_a
     assert "too_short" in {finding.code for finding in assessment.findings if finding.fatal}
     assert (assessment.score, assessment.grade, assessment.usable) == (0.0, "red", False)
     assert assessment.prosody is None
-    assert "0.5 seconds" in assessment.as_dict()["findings"][0]["message"]
+    stored = assessment.as_dict()["findings"][0]["message"]  # JSON: the template and its values
+    assert "0.5 seconds" in str(Message.from_dict(stored)) and stored["values"]["seconds"] == 0.5
 
 
 def test_digital_silence_is_fatal(as_audio: Wrap) -> None:
@@ -142,7 +144,7 @@ def test_low_sample_rate(greeting: Audio, as_audio: Wrap, sample_rate: int, fata
     take = as_audio(resample(greeting.samples, greeting.sample_rate, sample_rate), sample_rate)
     _, findings = check_signal(take)
     assert [(finding.code, finding.fatal) for finding in findings] == [("low_sample_rate", fatal)]
-    assert f"{sample_rate} Hz" in findings[0].message
+    assert f"{sample_rate} Hz" in str(findings[0].message)
 
 
 def test_usable_take_can_still_be_red(greeting: Audio, as_audio: Wrap) -> None:
@@ -171,8 +173,8 @@ def test_lower_amable_take_is_not_higher(speak: Speaker, greeting_text: str, neu
     take = speak(pitch=25, speed=150)
     assessment = assess_take(take, text=greeting_text, style="amable", baseline=neutral_baseline)
     (finding,) = [finding for finding in assessment.findings if finding.code == "pitch_not_higher"]
-    assert f"{assessment.prosody.pitch_mean:.0f} Hz" in finding.message
-    assert f"({neutral_baseline.pitch_mean:.0f} Hz)" in finding.message
+    assert f"{assessment.prosody.pitch_mean:.0f} Hz" in str(finding.message)
+    assert f"({neutral_baseline.pitch_mean:.0f} Hz)" in str(finding.message)
     assert 0.05 <= finding.penalty <= 0.15 and not finding.fatal
 
 
@@ -250,8 +252,8 @@ def test_every_style_has_rules_and_the_take_check_applies_each(style: str) -> No
     ]
     for rule in spec.rules:
         opening = rule.message.split("{")[0]  # the words before the first measurement
-        assert any(f.code == rule.code and f.message.startswith(opening) for f in findings), rule
-    assert all("{" not in f.message and f"{spec.label} takes" in f.message for f in findings)
+        assert any(f.code == rule.code and str(f.message).startswith(opening) for f in findings), rule
+    assert all("{" not in str(f.message) and f"{spec.label} takes" in str(f.message) for f in findings)
 
 
 def test_unmeasured_trait_is_not_held_against_the_speaker() -> None:
@@ -263,7 +265,7 @@ def test_unmeasured_trait_is_not_held_against_the_speaker() -> None:
 def test_without_neutral_takes_the_style_is_not_judged(style: str) -> None:
     (finding,) = compare_to_style(BASELINE, style, None)
     assert (finding.code, finding.penalty, finding.fatal) == ("no_baseline", 0.0, False)
-    assert "neutral takes" in finding.message
+    assert "neutral takes" in str(finding.message)
 
 
 def test_unknown_style_raises(greeting: Audio, as_audio: Wrap) -> None:

@@ -115,7 +115,7 @@ def test_only_the_labs_roles_may_read(take: Recording, url: str, content: bytes,
     if status == 302:
         assert response["Location"] == f"/accounts/login/?next={quote(url)}"
     elif status == 403:
-        assert NO_ROLE_MESSAGE in response.content.decode() and content not in response.content
+        assert str(NO_ROLE_MESSAGE) in response.content.decode() and content not in response.content
     else:
         assert content in body(response)
 

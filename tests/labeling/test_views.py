@@ -193,7 +193,7 @@ def test_sentence_detail_shows_the_label_history(
     label("shcc-01", "amable")
     html = annotator_client.get("/labeling/sentences/shcc-01/").content.decode()
     assert greeting_sentence.text in html
-    assert "(was neutral)" in html and html.count("by ana") >= 2
+    assert "(was Neutral)" in html and html.count("by ana") >= 2  # the style as people read it
 
 
 @pytest.mark.parametrize("url", ["/labeling/", "/labeling/sentences/shcc-01/"])

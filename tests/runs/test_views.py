@@ -62,7 +62,11 @@ def test_the_launch_page_shows_each_styles_material(operator_client: Client, lab
     amable = re.search(r'<tr data-style="amable">.*?</tr>', page, re.S).group(0)
     assert "ready" in neutral and "10</td>" in neutral
     assert "20.0 s missing" in amable and "0.0 s / 20 s" in amable
-    assert NOT_CONFIGURED in page  # the F5 teacher is not set up on this lab
+    assert NOT_CONFIGURED in page  # the F5 teacher is not set up on this lab...
+    f5 = re.search(r'<input type="radio" name="source" value="f5"[^>]*>', page).group(0)
+    assert " disabled" in f5  # ...so it cannot be chosen
+    ticked = re.findall(r'<input type="checkbox" name="styles" value="(\w+)"[^>]*checked', page)
+    assert ticked == ["neutral"]  # only the style with enough material is ticked at first
 
 
 def test_a_style_without_material_blocks_the_launch_with_the_reason(
@@ -71,7 +75,7 @@ def test_a_style_without_material_blocks_the_launch_with_the_reason(
     response = operator_client.post(LAUNCH, {"styles": ["neutral", "amable"], "steps": 10, "source": "recordings"})
     assert response.status_code == 400
     assert (
-        "amable: 0.0 s of validated speech in 0 takes; Stage 1 needs 20 s, so 20.0 s more." in response.content.decode()
+        "Amable: 0.0 s of validated speech in 0 takes; Stage 1 needs 20 s, so 20.0 s more." in response.content.decode()
     )
     assert not DistillationRun.objects.exists()
     check = operator_client.get(reverse("distillation:launch_check"), {"styles": ["neutral"], "source": "recordings"})
@@ -153,7 +157,7 @@ def test_cancel_and_resume_say_what_they_did_or_why_not(
     resume = reverse("distillation:resume", args=[run.pk])
     with django_capture_on_commit_callbacks() as queued:
         resumed = operator_client.post(resume, follow=True)
-    assert "amable queued again, from the last checkpoint." in resumed.content.decode() and len(queued) == 1
+    assert "Amable queued again, from the last checkpoint." in resumed.content.decode() and len(queued) == 1
 
     cancel = reverse("distillation:cancel", args=[run.pk])
     cancelled = operator_client.post(cancel, follow=True)
@@ -161,7 +165,7 @@ def test_cancel_and_resume_say_what_they_did_or_why_not(
     run.refresh_from_db()
     assert run.status == Status.CANCELLED and set(run.style_runs.values_list("status", flat=True)) == {"cancelled"}
     again = operator_client.post(cancel)
-    assert again.status_code == 409 and f"Run {run.pk} has already cancelled." in again.content.decode()
+    assert again.status_code == 409 and f"Run {run.pk} has already ended: cancelled." in again.content.decode()
     nothing = operator_client.post(resume)
     assert nothing.status_code == 409 and "no interrupted walk to resume" in nothing.content.decode()
 

@@ -21,6 +21,7 @@ import soundfile as sf
 
 from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
+from voicelab.engine.messages import Message
 
 # Containers accepted for recordings, as soundfile names them, with the file endings they
 # come under. libsndfile reads more (AIFF, MP3...), but the upload form promises only these.
@@ -38,7 +39,6 @@ SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
 # WAVE_FORMAT_EXTENSIBLE header, which soundfile reports as a format of its own.
 _FORMAT_ALIASES: dict[str, str] = {"WAVEX": "WAV"}
 
-_ACCEPTED_HINT = "Upload WAV, FLAC, Ogg, M4A or WebM."
 
 # The containers handed to FFmpeg: (offset, signature, format, FFmpeg demuxer). The demuxer
 # is chosen from the signature, so FFmpeg never guesses a format for a hostile file.
@@ -65,7 +65,8 @@ _BLOCK_SAMPLES = 1 << 20
 
 
 class AudioError(EngineError):
-    """Audio that cannot be used; ``str()`` is a sentence for the person who sent it."""
+    """Audio that cannot be used; ``str()`` is a sentence for the person who sent it, and its
+    argument a :class:`Message` a page shows in the reader's language."""
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
@@ -109,7 +110,7 @@ def read_audio(source: str | Path | bytes | BinaryIO, *, max_seconds: float | No
 
 def _read_stream(stream: BinaryIO, max_seconds: float | None) -> Audio:
     if _is_empty(stream):
-        raise AudioError(f"The file is empty. {_ACCEPTED_HINT}")
+        raise AudioError(Message("The file is empty. Upload WAV, FLAC, Ogg, M4A or WebM."))
     start = stream.tell()
     try:
         return _read_with_sndfile(stream, max_seconds)
@@ -137,7 +138,12 @@ def _read_with_sndfile(stream: BinaryIO, max_seconds: float | None) -> Audio:
 
 
 def _unreadable() -> AudioError:
-    return AudioError("The file is not audio that can be read (corrupt or unsupported format). " + _ACCEPTED_HINT)
+    return AudioError(
+        Message(
+            "The file is not audio that can be read (corrupt or unsupported format). "
+            "Upload WAV, FLAC, Ogg, M4A or WebM."
+        )
+    )
 
 
 def _read_with_av(stream: BinaryIO, max_seconds: float | None) -> Audio:
@@ -165,7 +171,9 @@ def _decode_track(container: av.container.InputContainer, audio_format: str, max
     # A track without a codec context is in a codec this FFmpeg build cannot decode.
     track = next((track for track in container.streams.audio if track.codec_context), None)
     if track is None:
-        raise AudioError(f"The file has no sound track that can be decoded. {_ACCEPTED_HINT}")
+        raise AudioError(
+            Message("The file has no sound track that can be decoded. Upload WAV, FLAC, Ogg, M4A or WebM.")
+        )
     rate = track.codec_context.sample_rate
     _check_format(audio_format, rate)
     if container.duration is not None:  # a browser's WebM does not record it
@@ -184,19 +192,31 @@ def _av_blocks(container: av.container.InputContainer, track: av.AudioStream) ->
 
 def _check_format(audio_format: str, sample_rate: int) -> None:
     if audio_format not in SUPPORTED_FORMATS:
-        raise AudioError(f"{audio_format} files are not accepted. {_ACCEPTED_HINT}")
+        raise AudioError(
+            Message("{format} files are not accepted. Upload WAV, FLAC, Ogg, M4A or WebM.", {"format": audio_format})
+        )
     if not MIN_SAMPLE_RATE_FATAL <= sample_rate <= MAX_SAMPLE_RATE:
         raise AudioError(
-            f"The file says its sample rate is {sample_rate:,} Hz, which no recording has: "
-            f"recordings run at {MIN_SAMPLE_RATE_FATAL:,} to {MAX_SAMPLE_RATE:,} Hz "
-            f"({MIN_SAMPLE_RATE:,} Hz or more is recommended)."
+            Message(
+                "The file says its sample rate is {rate} Hz, which no recording has: recordings run at "
+                "{lowest} to {highest} Hz ({wanted} Hz or more is recommended).",
+                {
+                    "rate": sample_rate,
+                    "lowest": MIN_SAMPLE_RATE_FATAL,
+                    "highest": MAX_SAMPLE_RATE,
+                    "wanted": MIN_SAMPLE_RATE,
+                },
+            )
         )
 
 
 def _check_length(seconds: float, max_seconds: float | None) -> None:
     if max_seconds is not None and seconds > max_seconds:
         raise AudioError(
-            f"The recording is {seconds:.1f} seconds long; the longest allowed is {max_seconds:.0f} seconds."
+            Message(
+                "The recording is {seconds:.1f} seconds long; the longest allowed is {limit:.0f} seconds.",
+                {"seconds": seconds, "limit": max_seconds},
+            )
         )
 
 
@@ -223,24 +243,29 @@ def _gather(blocks: Iterable[np.ndarray], sample_rate: int, max_seconds: float |
     for block in blocks:
         count += len(block)
         if count > limit:
-            raise AudioError(f"The recording is longer than the {max_seconds:.0f} seconds allowed.")
+            raise AudioError(
+                Message("The recording is longer than the {limit:.0f} seconds allowed.", {"limit": max_seconds})
+            )
         parts.append(_mix_down(block))
     # Checked after decoding: a truncated file can hold fewer frames than its header says.
     if not count:
-        raise AudioError("The file contains no sound: it has zero audio samples.")
+        raise AudioError(Message("The file contains no sound: it has zero audio samples."))
     return np.concatenate(parts)
 
 
 def _mix_down(block: np.ndarray) -> np.ndarray:
     """A (frames, channels) block as mono, once its samples are known to be sound."""
     if not np.isfinite(block).all():
-        raise AudioError("The file is damaged: some of its samples are not numbers.")
+        raise AudioError(Message("The file is damaged: some of its samples are not numbers."))
     # Per channel, before mixing: opposite channels of absurd numbers would cancel out.
     peak = float(np.abs(block).max(initial=0.0))
     if peak > MAX_PEAK:
         raise AudioError(
-            f"The file is not a recording: its samples reach {peak:.3g} times full scale, "
-            f"where a recording stays within {MAX_PEAK:g} times."
+            Message(
+                "The file is not a recording: its samples reach {peak:.3g} times full scale, where a recording "
+                "stays within {limit:g} times.",
+                {"peak": peak, "limit": MAX_PEAK},
+            )
         )
     return block.mean(axis=1, dtype=np.float32)
 

@@ -19,6 +19,7 @@ from dotenv import dotenv_values, set_key
 
 from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
+from voicelab.engine.messages import Message
 from voicelab.engine.tts_client import TTSClient, TTSUnavailable
 from voicelab.engine.voices import load_voice
 
@@ -34,7 +35,7 @@ class DeployReport:
     deployed: dict[str, Path] = field(default_factory=dict)  # style -> deployed file
     env_changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # key -> (before, after)
     reloaded: bool = False
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
     pace: dict[str, float] = field(default_factory=dict)  # style -> the speed the service speaks it at
 
 
@@ -60,7 +61,9 @@ def deploy(
             shutil.copyfile(source, temp)
         report.deployed[style] = target
         if not passed.get(style, False):
-            report.warnings.append(f"{style} failed validation and was deployed anyway (forced).")
+            report.warnings.append(
+                Message("{style} failed validation and was deployed anyway (forced).", {"style": style})
+            )
     if pace:
         report.pace = _record_pace(target_dir / PACE_FILE, pace)
     report.env_changes = _point_env(
@@ -116,6 +119,6 @@ def _reload(tts: TTSClient, report: DeployReport) -> bool:
     try:
         tts.reload()
     except TTSUnavailable as exc:
-        report.warnings.append(f"{exc} Restart it to load the voices.")
+        report.warnings.append(Message("{problem} Restart it to load the voices.", {"problem": exc.args[0]}))
         return False
     return True

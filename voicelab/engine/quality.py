@@ -17,6 +17,7 @@ import librosa
 import numpy as np
 
 from voicelab.engine.audio import MIN_SAMPLE_RATE, MIN_SAMPLE_RATE_FATAL, Audio
+from voicelab.engine.messages import Message, gettext_noop
 from voicelab.engine.prosody import Prosody, analyze_prosody, speech_frames
 from voicelab.engine.styles import get_style
 
@@ -59,7 +60,7 @@ class Finding:
     """One problem with a take, explained for the person who recorded it."""
 
     code: str  # stable identifier, e.g. "clipping"
-    message: str
+    message: Message
     penalty: float  # how much it lowered the 0-1 score
     fatal: bool  # the take cannot be used at all
 
@@ -125,8 +126,10 @@ def _check_duration(report: SignalReport) -> Finding | None:
         return None
     return Finding(
         "too_short",
-        f"The recording is {report.duration:.1f} seconds long; it must be at least "
-        f"{MIN_DURATION_SECONDS:.1f} second to be scored.",
+        Message(
+            "The recording is {seconds:.1f} seconds long; it must be at least {minimum:.1f} second to be scored.",
+            {"seconds": report.duration, "minimum": MIN_DURATION_SECONDS},
+        ),
         FATAL_PENALTY,
         fatal=True,
     )
@@ -137,7 +140,7 @@ def _check_speech(report: SignalReport) -> Finding | None:
         return None
     return Finding(
         "silent",
-        "No speech was found: the recording is silent or far too quiet.",
+        Message("No speech was found: the recording is silent or far too quiet."),
         FATAL_PENALTY,
         fatal=True,
     )
@@ -150,14 +153,19 @@ def _check_sample_rate(report: SignalReport) -> Finding | None:
     if rate < MIN_SAMPLE_RATE_FATAL:
         return Finding(
             "low_sample_rate",
-            f"The sample rate is {rate} Hz, below the {MIN_SAMPLE_RATE_FATAL} Hz minimum; "
-            f"record again at {MIN_SAMPLE_RATE} Hz or more.",
+            Message(
+                "The sample rate is {rate} Hz, below the {minimum} Hz minimum; record again at {wanted} Hz or more.",
+                {"rate": rate, "minimum": MIN_SAMPLE_RATE_FATAL, "wanted": MIN_SAMPLE_RATE},
+            ),
             FATAL_PENALTY,
             fatal=True,
         )
     return Finding(
         "low_sample_rate",
-        f"The sample rate is {rate} Hz (telephone quality); {MIN_SAMPLE_RATE} Hz or more is recommended.",
+        Message(
+            "The sample rate is {rate} Hz (telephone quality); {wanted} Hz or more is recommended.",
+            {"rate": rate, "wanted": MIN_SAMPLE_RATE},
+        ),
         LOW_SAMPLE_RATE_PENALTY,
         fatal=False,
     )
@@ -167,39 +175,51 @@ def _check_clipping(report: SignalReport) -> Finding | None:
     ratio = report.clipping_ratio
     if ratio <= MAX_CLIPPING_RATIO:
         return None
-    clipped = f"{ratio:.1%} of the samples are clipped (distorted because the recording level was too high)"
     if ratio > MAX_CLIPPING_RATIO_FATAL:
         return Finding(
             "clipping",
-            f"{clipped}; above {MAX_CLIPPING_RATIO_FATAL:.0%} the take cannot be used. "
-            "Lower the microphone volume and record again.",
+            Message(
+                "{ratio:.1%} of the samples are clipped (distorted because the recording level was too high); "
+                "above {limit:.0%} the take cannot be used. Lower the microphone volume and record again.",
+                {"ratio": ratio, "limit": MAX_CLIPPING_RATIO_FATAL},
+            ),
             FATAL_PENALTY,
             fatal=True,
         )
     penalty = CLIPPING_PENALTY + CLIPPING_PENALTY_PER_RATIO * (ratio - MAX_CLIPPING_RATIO)
     return Finding(
         "clipping",
-        f"{clipped}; lower the microphone volume and record again.",
+        Message(
+            "{ratio:.1%} of the samples are clipped (distorted because the recording level was too high); "
+            "lower the microphone volume and record again.",
+            {"ratio": ratio},
+        ),
         min(penalty, MAX_CLIPPING_PENALTY),
         fatal=False,
     )
 
 
 def _check_leading_silence(report: SignalReport) -> Finding | None:
-    return _edge_silence("leading_silence", report.leading_silence, "before the speech starts", report)
+    where = gettext_noop(
+        "There are {seconds:.1f} seconds of silence before the speech starts; keep it under {limit:.1f} second."
+    )
+    return _edge_silence("leading_silence", report.leading_silence, where, report)
 
 
 def _check_trailing_silence(report: SignalReport) -> Finding | None:
-    return _edge_silence("trailing_silence", report.trailing_silence, "after the speech ends", report)
+    where = gettext_noop(
+        "There are {seconds:.1f} seconds of silence after the speech ends; keep it under {limit:.1f} second."
+    )
+    return _edge_silence("trailing_silence", report.trailing_silence, where, report)
 
 
-def _edge_silence(code: str, seconds: float, where: str, report: SignalReport) -> Finding | None:
+def _edge_silence(code: str, seconds: float, text: str, report: SignalReport) -> Finding | None:
     # A silent clip is reported once, as "silent", not as silence at both ends.
     if not report.has_speech or seconds <= MAX_EDGE_SILENCE_SECONDS:
         return None
     return Finding(
         code,
-        f"There are {seconds:.1f} seconds of silence {where}; keep it under {MAX_EDGE_SILENCE_SECONDS:.1f} second.",
+        Message(text, {"seconds": seconds, "limit": MAX_EDGE_SILENCE_SECONDS}),
         EDGE_SILENCE_PENALTY,
         fatal=False,
     )
@@ -211,16 +231,22 @@ def _check_noise(report: SignalReport) -> Finding | None:
     if report.snr_db < MIN_SNR_DB_FATAL:
         return Finding(
             "low_snr",
-            f"The voice is only {report.snr_db:.0f} dB above the background noise, which is about "
-            "as loud as the voice itself, so the take cannot be used. Record in a quieter place.",
+            Message(
+                "The voice is only {snr:.0f} dB above the background noise, which is about as loud as the voice "
+                "itself, so the take cannot be used. Record in a quieter place.",
+                {"snr": report.snr_db},
+            ),
             FATAL_PENALTY,
             fatal=True,
         )
     penalty = HEAVY_SNR_PENALTY if report.snr_db < MIN_SNR_DB_HEAVY else LOW_SNR_PENALTY
     return Finding(
         "low_snr",
-        f"Background noise is high: the voice is only {report.snr_db:.0f} dB above the "
-        f"noise ({MIN_SNR_DB:.0f} dB or more is recommended). Record in a quieter place.",
+        Message(
+            "Background noise is high: the voice is only {snr:.0f} dB above the noise ({wanted:.0f} dB or more "
+            "is recommended). Record in a quieter place.",
+            {"snr": report.snr_db, "wanted": MIN_SNR_DB},
+        ),
         penalty,
         fatal=False,
     )
@@ -239,12 +265,12 @@ _SIGNAL_CHECKS: tuple[Callable[[SignalReport], Finding | None], ...] = (
 
 # How each feature reads in a message.
 _FEATURE_FORMATS: dict[str, str] = {
-    "pitch_mean": "{:.0f} Hz",
-    "pitch_std": "{:.1f} semitones",
-    "pitch_end_slope": "{:+.1f} semitones per second",
-    "energy_mean_db": "{:.1f} dB",
-    "speech_rate": "{:.1f} syllables per second",
-    "pause_ratio": "{:.0%}",
+    "pitch_mean": gettext_noop("{n:.0f} Hz"),
+    "pitch_std": gettext_noop("{n:.1f} semitones"),
+    "pitch_end_slope": gettext_noop("{n:+.1f} semitones per second"),
+    "energy_mean_db": gettext_noop("{n:.1f} dB"),
+    "speech_rate": gettext_noop("{n:.1f} syllables per second"),
+    "pause_ratio": gettext_noop("{n:.0%}"),
 }
 
 
@@ -259,9 +285,10 @@ def compare_to_style(prosody: Prosody, style: str, baseline: Prosody | None) -> 
         return [
             Finding(
                 "no_baseline",
-                "The style could not be checked yet: it is compared with neutral takes "
-                "from the same speaker, and there are none so far. Record a few neutral "
-                "sentences first.",
+                Message(
+                    "The style could not be checked yet: it is compared with neutral takes from the same speaker, "
+                    "and there are none so far. Record a few neutral sentences first."
+                ),
                 0.0,
                 fatal=False,
             )
@@ -272,8 +299,8 @@ def compare_to_style(prosody: Prosody, style: str, baseline: Prosody | None) -> 
         if value is None or base is None or rule.passes(value, base):
             continue
         number = _FEATURE_FORMATS[rule.feature]
-        message = rule.message.format(value=number.format(value), baseline=number.format(base), style=spec.label)
-        findings.append(Finding(rule.code, message, rule.penalty, fatal=False))
+        values = {"value": Message(number, {"n": value}), "baseline": Message(number, {"n": base}), "style": spec.label}
+        findings.append(Finding(rule.code, Message(rule.message, values), rule.penalty, fatal=False))
     return findings
 
 

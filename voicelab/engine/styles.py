@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voicelab.engine.errors import EngineError
+from voicelab.engine.messages import gettext_noop
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,20 @@ STYLES: dict[str, StyleSpec] = {
                     feature="pitch_std",
                     passes=lambda take, base: take <= 1.3 * base,
                     penalty=0.1,
-                    message="The pitch varies by {value}, much more than in your other neutral takes "
-                    "({baseline}); {style} takes should keep a steady tone.",
+                    message=gettext_noop(
+                        "The pitch varies by {value}, much more than in your other neutral takes "
+                        "({baseline}); {style} takes should keep a steady tone."
+                    ),
                 ),
                 StyleRule(
                     code="not_steady",
                     feature="speech_rate",
                     passes=lambda take, base: 0.85 * base <= take <= 1.15 * base,
                     penalty=0.1,
-                    message="Speech rate {value} is more than 15% away from your other neutral takes "
-                    "({baseline}); {style} takes should keep a constant rhythm.",
+                    message=gettext_noop(
+                        "Speech rate {value} is more than 15% away from your other neutral takes "
+                        "({baseline}); {style} takes should keep a constant rhythm."
+                    ),
                 ),
             ),
             held_out=(
@@ -87,24 +92,30 @@ STYLES: dict[str, StyleSpec] = {
                     feature="pitch_mean",
                     passes=lambda take, base: take >= 1.03 * base,
                     penalty=0.15,
-                    message="Pitch {value} is not clearly higher than your neutral takes ({baseline}); "
-                    "{style} takes should sound higher.",
+                    message=gettext_noop(
+                        "Pitch {value} is not clearly higher than your neutral takes ({baseline}); "
+                        "{style} takes should sound higher."
+                    ),
                 ),
                 StyleRule(
                     code="not_slower",
                     feature="speech_rate",
                     passes=lambda take, base: take <= base,
                     penalty=0.1,
-                    message="Speech rate {value} is not slower than your neutral takes ({baseline}); "
-                    "{style} takes should be slightly slower.",
+                    message=gettext_noop(
+                        "Speech rate {value} is not slower than your neutral takes ({baseline}); "
+                        "{style} takes should be slightly slower."
+                    ),
                 ),
                 StyleRule(
                     code="no_rising_end",
                     feature="pitch_end_slope",
                     passes=lambda take, base: take > 0,
                     penalty=0.05,
-                    message="The pitch does not rise at the end ({value}; your neutral takes: {baseline}); "
-                    "{style} takes should end with a rising inflection.",
+                    message=gettext_noop(
+                        "The pitch does not rise at the end ({value}; your neutral takes: {baseline}); "
+                        "{style} takes should end with a rising inflection."
+                    ),
                 ),
             ),
             held_out=(
@@ -126,24 +137,30 @@ STYLES: dict[str, StyleSpec] = {
                     feature="energy_mean_db",
                     passes=lambda take, base: take <= base - 1.5,
                     penalty=0.1,
-                    message="The voice level {value} is not softer than your neutral takes ({baseline}); "
-                    "{style} takes should be at least 1.5 dB quieter.",
+                    message=gettext_noop(
+                        "The voice level {value} is not softer than your neutral takes ({baseline}); "
+                        "{style} takes should be at least 1.5 dB quieter."
+                    ),
                 ),
                 StyleRule(
                     code="pauses_not_longer",
                     feature="pause_ratio",
                     passes=lambda take, base: take > base,
                     penalty=0.1,
-                    message="Pauses fill {value} of the speech, no more than in your neutral takes "
-                    "({baseline}); {style} takes should have longer pauses.",
+                    message=gettext_noop(
+                        "Pauses fill {value} of the speech, no more than in your neutral takes "
+                        "({baseline}); {style} takes should have longer pauses."
+                    ),
                 ),
                 StyleRule(
                     code="not_slower",
                     feature="speech_rate",
                     passes=lambda take, base: take <= 0.97 * base,
                     penalty=0.1,
-                    message="Speech rate {value} is not slower than your neutral takes ({baseline}); "
-                    "{style} takes should be slower.",
+                    message=gettext_noop(
+                        "Speech rate {value} is not slower than your neutral takes ({baseline}); "
+                        "{style} takes should be slower."
+                    ),
                 ),
             ),
             held_out=(
@@ -165,16 +182,20 @@ STYLES: dict[str, StyleSpec] = {
                     feature="energy_mean_db",
                     passes=lambda take, base: take >= base - 1.0,
                     penalty=0.1,
-                    message="The voice level {value} is weaker than your neutral takes ({baseline}); "
-                    "{style} takes should sound firm.",
+                    message=gettext_noop(
+                        "The voice level {value} is weaker than your neutral takes ({baseline}); "
+                        "{style} takes should sound firm."
+                    ),
                 ),
                 StyleRule(
                     code="not_faster",
                     feature="speech_rate",
                     passes=lambda take, base: take >= 1.03 * base,
                     penalty=0.1,
-                    message="Speech rate {value} is not faster than your neutral takes ({baseline}); "
-                    "{style} takes should be slightly faster.",
+                    message=gettext_noop(
+                        "Speech rate {value} is not faster than your neutral takes ({baseline}); "
+                        "{style} takes should be slightly faster."
+                    ),
                 ),
             ),
             held_out=(

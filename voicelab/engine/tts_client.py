@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from voicelab.engine.errors import EngineError
+from voicelab.engine.messages import Message
 
 TIMEOUT_SECONDS = 30.0  # a reload reads every voice file
 
@@ -37,11 +38,12 @@ class TTSClient:
                 method, f"{self.url}{path}", headers=self._headers, timeout=self.timeout, **options
             )
         except httpx.HTTPError as exc:
-            raise TTSUnavailable(f"The TTS service at {self.url} could not be reached ({exc}).") from None
+            unreachable = "The TTS service at {url} could not be reached ({reason})."
+            raise TTSUnavailable(Message(unreachable, {"url": self.url, "reason": str(exc)})) from None
         try:
             body = response.json()
         except ValueError:
             body = {"error": response.text[:200]}
         if response.status_code != 200:
-            raise TTSUnavailable(f"The TTS service refused: {body.get('error', body)}")
+            raise TTSUnavailable(Message("The TTS service refused: {reason}", {"reason": str(body.get("error", body))}))
         return body

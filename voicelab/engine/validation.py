@@ -29,6 +29,7 @@ from voicelab.engine.audio import write_wav
 from voicelab.engine.config import STYLES, Thresholds
 from voicelab.engine.files import atomic_path
 from voicelab.engine.judges import campp_embedding, naturalness
+from voicelab.engine.messages import Message
 from voicelab.engine.prosody import analyze_prosody
 from voicelab.engine.scoring import Target, cosine, speaker_embedding
 from voicelab.engine.stock import StockIndex
@@ -88,18 +89,22 @@ class Check:
     threshold: float
     judge: str = ""
     gates: bool = True
-    detail: str = ""
+    detail: Message | None = None  # what the value is measured against, for a person
 
     @property
     def passed(self) -> bool:
         return self.value >= self.threshold
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+        detail = self.detail.as_dict() if self.detail else None
+        return {**asdict(self), "detail": detail, "passed": self.passed}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Check:
-        return cls(**{key: value for key, value in data.items() if key != "passed"})
+        fields = {key: value for key, value in data.items() if key != "passed"}
+        detail = fields.pop("detail", None)  # a report written before details were kept as messages holds text
+        message = Message.from_dict(detail) if isinstance(detail, Mapping) else Message(detail) if detail else None
+        return cls(**fields, detail=message)
 
     @classmethod
     def measured(cls, value: float, threshold: float, judge: str, **extra: Any) -> Check:
@@ -274,7 +279,7 @@ def _distinctness(
             similarity - start.campp_to(target.campp),
             thresholds.closer_than_start,
             "CAM++",
-            detail=f"start voice {start.campp_to(target.campp):.3f}",
+            detail=Message("start voice {similarity:.3f}", {"similarity": start.campp_to(target.campp)}),
         )
     if stock is not None:
         others = {
@@ -284,7 +289,12 @@ def _distinctness(
         }
         nearest = max(others, key=others.get)
         checks["closer_than_stock"] = Check.measured(
-            similarity - others[nearest], 0.0, "CAM++", detail=f"nearest stock voice {nearest} {others[nearest]:.3f}"
+            similarity - others[nearest],
+            0.0,
+            "CAM++",
+            detail=Message(
+                "nearest stock voice {voice} {similarity:.3f}", {"voice": nearest, "similarity": others[nearest]}
+            ),
         )
     return checks
 
@@ -314,7 +324,10 @@ def _style_verdict(
         **(
             {
                 "naturalness_vs_start": Check.measured(
-                    judged.mos - start.mos, -thresholds.naturalness_drop, "DistillMOS", detail=f"start {start.mos:.2f}"
+                    judged.mos - start.mos,
+                    -thresholds.naturalness_drop,
+                    "DistillMOS",
+                    detail=Message("start voice {mos:.2f}", {"mos": start.mos}),
                 )
             }
             if start is not None
@@ -327,7 +340,7 @@ def _style_verdict(
             thresholds.seed_speaker_similarity,
             "resemblyzer",
             gates=False,
-            detail="the seed's check; the search optimizes this encoder, so it is reported, not gated on",
+            detail=Message("the seed's check; the search optimizes this encoder, so it is reported, not gated on"),
         ),
     }
     return StyleVerdict(

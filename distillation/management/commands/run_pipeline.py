@@ -121,7 +121,7 @@ class Command(BaseCommand):
             for key, (before, after) in result.env_changes.items():
                 self.stdout.write(f"  {settings.VOICELAB_ENV_FILE}: {key} {before!r} → {after!r}")
             for warning in result.warnings:
-                self.stderr.write(self.style.WARNING(warning))
+                self.stderr.write(self.style.WARNING(str(warning)))
 
     def _evolve(self, evolution: Evolution, style: str, *, resume: bool) -> None:
         total = evolution.config.evolution.steps
