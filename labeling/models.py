@@ -10,6 +10,30 @@ from voicelab.engine.config import STYLES
 
 STYLE_CHOICES = [(spec.name, spec.label) for spec in STYLES.values()]
 
+# What the built-in corpus' sentences are, as the pages name them; an imported corpus may
+# bring other kinds, shown as written.
+SENTENCE_KINDS = {
+    "apology": _("apology"),
+    "cluster": _("consonant cluster"),
+    "confirmation": _("confirmation"),
+    "data": _("data"),
+    "diphthong": _("diphthong"),
+    "emphasis": _("emphasis"),
+    "farewell": _("farewell"),
+    "greeting": _("greeting"),
+    "hiatus": _("hiatus"),
+    "minimal_pair": _("minimal pair"),
+    "number": _("numbers"),
+    "pangram": _("pangram"),
+    "policy": _("policy"),
+    "problem": _("problem"),
+    "process": _("process"),
+    "question": _("question"),
+    "statement": _("statement"),
+    "tongue_twister": _("tongue twister"),
+    "welcome": _("welcome"),
+}
+
 
 class Category(models.Model):
     """A list of the corpus (the seed's ``list``), e.g. ``lista_call_center``."""
@@ -68,6 +92,16 @@ class Sentence(models.Model):
     def has_take_in_style(self) -> bool:
         """Whether the validated take was recorded in the style the sentence is labeled with."""
         return bool(self.active_take and self.current_label and self.active_take.style == self.current_label.style)
+
+    @property
+    def kind_label(self) -> str:
+        return str(SENTENCE_KINDS.get(self.kind, self.kind))
+
+    @property
+    def needs_take(self) -> bool:
+        """Whether the sentence still waits for a validated take in the style it is labeled with
+        (or for its label): what the studio's "skip" and "next" move between."""
+        return not self.has_take_in_style
 
     @property
     def latest_take(self) -> Recording | None:
@@ -150,6 +184,10 @@ class Recording(models.Model):
     findings = models.JSONField(default=list, blank=True)
     prosody = models.JSONField(default=dict, blank=True)
     signal = models.JSONField(default=dict, blank=True)
+    # The take's outline (peaks 0-1), drawn in its row; stored at upload, before validation.
+    waveform = models.JSONField(default=list, blank=True)
+    # Speech rate over the speaker's neutral takes (1.1: ten percent faster).
+    pace = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from labeling.models import Category, Recording, Sentence
 from voicelab.engine.config import STYLES
+from voicelab.engine.reference import PAUSE_SECONDS
 
 STATUS_FILTERS: dict[str, Q] = {
     "labeled": Q(current_label__isnull=False),
@@ -60,25 +61,38 @@ class CategoryProgress:
     validated: int
 
 
+def in_style_takes(*, styles: tuple[str, ...]) -> QuerySet[Sentence]:
+    """Sentences whose validated take was recorded in the style they are labeled with: Stage 1's material."""
+    return Sentence.objects.filter(
+        active_take__isnull=False, current_label__style__in=styles, active_take__style=F("current_label__style")
+    ).select_related("current_label", "active_take")
+
+
+def reference_seconds(*, styles: tuple[str, ...]) -> dict[str, tuple[int, float]]:
+    """Per style, its takes that are Stage 1's material and the seconds Stage 1 makes of them:
+    their speech (edge silence trimmed) and the pauses it puts between them. The workspace's
+    panel and the launch page both count with this."""
+    spans: dict[str, list[float]] = {style: [] for style in styles}
+    for sentence in in_style_takes(styles=styles):
+        take = sentence.active_take
+        spans[take.style].append(float((take.prosody or {}).get("speech_seconds") or take.duration_seconds or 0.0))
+    return {style: (len(s), sum(s) + PAUSE_SECONDS * max(0, len(s) - 1)) for style, s in spans.items()}
+
+
 def style_progress() -> list[StyleProgress]:
-    """Per style: sentences labeled with it, validated takes and their total seconds (what Stage 1
-    can use is narrower: ``distillation.services.material``)."""
+    """Per style: sentences labeled with it, and its validated takes in that style with the
+    seconds Stage 1 will have of them (``reference_seconds``)."""
     labeled = dict(
         Sentence.objects.filter(current_label__isnull=False).values_list("current_label__style").annotate(n=Count("pk"))
     )
-    active = {
-        row["style"]: row
-        for row in Recording.objects.filter(status=Recording.Status.VALID, sentence__active_take=F("pk"))
-        .values("style")
-        .annotate(n=Count("pk"), seconds=Sum("duration_seconds"))
-    }
+    material = reference_seconds(styles=tuple(STYLES))
     return [
         StyleProgress(
             style=name,
             label=spec.label,
             labeled=labeled.get(name, 0),
-            validated=active.get(name, {}).get("n", 0),
-            validated_seconds=round(active.get(name, {}).get("seconds") or 0.0, 1),
+            validated=material[name][0],
+            validated_seconds=round(material[name][1], 1),
         )
         for name, spec in STYLES.items()
     ]

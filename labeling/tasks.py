@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
 from labeling import selectors
 from labeling.models import Recording
 from labeling.services.takes import mark_queued, validate_take
+from voicelab.engine.quality import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +63,14 @@ def queue_pending_takes() -> int:
 def queue_pending_takes_on_start(sender: object = None, **kwargs: object) -> None:
     """A worker that starts picks up what waited while no worker ran."""
     queue_pending_takes.delay()
+
+
+@worker_init.connect
+def warm_up_validation(sender: object = None, **kwargs: object) -> None:
+    """Load and compile what validating a take needs before the worker takes work, in the main
+    process, so the pool processes forked from it start warm: the first take of the day is
+    validated in about a second instead of waiting half a minute for numba (measured 20 s on
+    a cold cache here, 43 s in a fresh lab). Takes that arrive meanwhile wait "queued"."""
+    started = time.monotonic()
+    warm_up()
+    log.info("Validation warmed up in %.1f s.", time.monotonic() - started)

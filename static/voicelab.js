@@ -1,4 +1,5 @@
-// Voice Lab workspace: error toasts, keyboard navigation and in-browser recording.
+// Voice Lab workspace: toasts, keyboard navigation and the recording studio (timer, level
+// meter, auto-stop, skip, auto-advance, upload progress).
 // htmx does the requests; this file only adds what htmx has no attribute for.
 (function () {
   "use strict";
@@ -7,16 +8,29 @@
   const stylesData = document.getElementById("voicelab-styles");
   const STYLES = stylesData ? JSON.parse(stylesData.textContent) : [];
   let currentRow = null;
-  let recording = null; // {recorder, stream, chunks, sentenceId, button}
+  let recording = null; // {recorder, stream, monitor, row}
+  const awaiting = new Set(); // sentences whose new take this page waits to see validated
 
-  function toast(message, kind) {
+  // A toast may belong to a sentence: a newer result for that sentence takes it away.
+  function toast(message, kind, sentenceId) {
     const box = document.getElementById("toast");
     if (!box) return;
     box.textContent = message;
     box.className = "toast " + (kind || "error");
+    box.dataset.sentence = sentenceId || "";
     box.hidden = false;
     clearTimeout(box._timer);
     box._timer = setTimeout(() => { box.hidden = true; }, 8000);
+  }
+
+  function supersedeToast(sentenceId) {
+    const box = document.getElementById("toast");
+    if (box && !box.hidden && box.dataset.sentence === sentenceId) box.hidden = true;
+  }
+
+  function sentenceOf(element) {
+    const holder = element && element.closest ? element.closest("[data-sentence-id]") : null;
+    return holder ? holder.dataset.sentenceId : "";
   }
 
   function csrfToken() {
@@ -28,12 +42,12 @@
     const xhr = event.detail.xhr;
     const plain = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
     toast(plain && xhr.responseText ? xhr.responseText
-      : interpolate(gettext("The server refused the request (HTTP %s)."), [xhr.status]));
+      : interpolate(gettext("The server refused the request (HTTP %s)."), [xhr.status]), "error", sentenceOf(event.detail.elt));
   });
   document.addEventListener("htmx:sendError", () => toast(gettext("The lab could not be reached: check the connection and try again.")));
   // A request that worked but has something to say (HX-Trigger: {"voicelab:notice": "..."}).
   const NOTICE = "voicelab:notice";
-  document.addEventListener(NOTICE, (event) => toast(event.detail.value, "info"));
+  document.addEventListener(NOTICE, (event) => toast(event.detail.value, "info", sentenceOf(event.target)));
 
   // ---- keyboard navigation --------------------------------------------------------------
   function rows() { return Array.from(document.querySelectorAll(".sentence-row")); }
@@ -44,6 +58,7 @@
     currentRow = row;
     row.classList.add("current");
     row.scrollIntoView({ block: "nearest" });
+    if (studio.prompt) studio.prompt.textContent = row.dataset.text || studio.prompt.dataset.empty;
   }
 
   function move(step) {
@@ -79,6 +94,7 @@
     else if (key === "k" || key === "ArrowUp") move(-1);
     else if (key >= "1" && key <= String(STYLES.length)) labelCurrent(STYLES[Number(key) - 1]);
     else if (key === "r") { if (!currentRow) select(rows()[0]); toggleRecording(currentRow); }
+    else if (key === "s") skip();
     else if (key === "p") playCurrent();
     else return;
     event.preventDefault();
@@ -97,7 +113,89 @@
       currentRow = null;
       if (again) select(again);
     }
+    countRemaining();
   });
+
+  // ---- the studio: the current sentence, what is left, skip and auto-advance -------------
+  const byId = (id) => document.getElementById(id);
+  const studio = {
+    prompt: byId("studio-prompt"), record: byId("studio-record"), skip: byId("studio-skip"),
+    timer: byId("studio-timer"), level: byId("studio-level"), warning: byId("studio-warning"),
+    remaining: byId("studio-remaining"), autostop: byId("studio-autostop"), advance: byId("studio-advance"),
+  };
+  const FINAL = ["valid", "rejected", "failed"];
+
+  // The two options are the annotator's habit, kept in this browser.
+  [studio.autostop, studio.advance].forEach((box) => {
+    if (!box) return;
+    const saved = localStorage.getItem("voicelab." + box.id);
+    if (saved !== null) box.checked = saved === "true";
+    box.addEventListener("change", () => localStorage.setItem("voicelab." + box.id, String(box.checked)));
+  });
+  if (studio.record) studio.record.addEventListener("click", () => { if (!currentRow) select(rows()[0]); toggleRecording(currentRow); });
+  if (studio.skip) studio.skip.addEventListener("click", skip);
+
+  function takeCell(sentenceId) { return byId("take-" + sentenceId); }
+  function needsTake(row) { const cell = takeCell(row.dataset.sentenceId); return Boolean(cell && cell.hasAttribute("data-needs-take")); }
+
+  // The next row (after ``row``, then from the top) that still waits for a take.
+  function nextNeeding(row) {
+    const all = rows();
+    const from = all.indexOf(row);
+    const order = all.slice(from + 1).concat(all.slice(0, Math.max(from, 0)));
+    return order.find(needsTake) || null;
+  }
+
+  function skip() {
+    if (recording) return;
+    const next = nextNeeding(currentRow);
+    if (next) select(next);
+    else toast(gettext("Every sentence shown has a valid take in its style."), "info");
+  }
+
+  function countRemaining() {
+    if (!studio.remaining) return;
+    const all = rows();
+    const left = all.filter(needsTake).length;
+    studio.remaining.textContent = interpolate(ngettext(
+      "%(left)s of the %(shown)s sentences shown still needs a take", "%(left)s of the %(shown)s sentences shown still need a take", left),
+    { left: left, shown: all.length }, true);
+  }
+  countRemaining();
+
+  // Every new take cell (an upload's answer, a websocket push, a poll): a final result
+  // replaces what a toast said about that sentence, and a valid take moves the studio on.
+  document.addEventListener("htmx:load", (event) => {
+    const cell = event.detail.elt;
+    if (!cell.classList || !cell.classList.contains("take-cell")) return;
+    countRemaining();
+    const sentenceId = cell.id.slice("take-".length);
+    const status = cell.dataset.latestStatus;
+    if (!FINAL.includes(status)) return;
+    supersedeToast(sentenceId);
+    if (!awaiting.delete(sentenceId)) return;
+    const row = byId("row-" + sentenceId);
+    if (status === "valid" && !needsTake(row) && row === currentRow && !recording && studio.advance && studio.advance.checked) {
+      const next = nextNeeding(row);
+      if (next) select(next);
+    }
+  });
+
+  // ---- uploads: a progress bar in the row, and the row's take awaited --------------------
+  function showProgress(cell, loaded, total) {
+    const bar = cell && cell.querySelector(".upload-progress");
+    if (!bar) return;
+    bar.hidden = loaded === null;
+    bar.value = total ? Math.round((100 * loaded) / total) : 0;
+  }
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt.classList.contains("upload-form")) awaiting.add(sentenceOf(event.detail.elt));
+  });
+  document.addEventListener("htmx:xhr:progress", (event) => {
+    if (event.detail.lengthComputable) showProgress(event.target.closest(".take-cell"), event.detail.loaded, event.detail.total);
+  });
+  document.addEventListener("htmx:afterRequest", (event) => showProgress(event.target.closest(".take-cell"), null));
 
   // ---- recording ------------------------------------------------------------------------
   // Browsers record compressed audio (WebM/Opus) that libsndfile cannot read, so the take
@@ -133,24 +231,108 @@
     }
   }
 
-  async function uploadTake(row, wav) {
+  // Sent with XMLHttpRequest rather than fetch: only it reports the upload's progress.
+  function uploadTake(row, wav) {
+    const sentenceId = row.dataset.sentenceId;
     const form = new FormData();
-    form.append("audio", wav, row.dataset.sentenceId + ".wav");
+    form.append("audio", wav, sentenceId + ".wav");
     form.append("source", "browser");
-    const response = await fetch(row.dataset.uploadUrl, {
-      method: "POST", body: form, headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", row.dataset.uploadUrl);
+      xhr.setRequestHeader("X-CSRFToken", csrfToken());
+      xhr.setRequestHeader("HX-Request", "true");
+      xhr.upload.onprogress = (event) => showProgress(takeCell(sentenceId), event.loaded, event.total);
+      xhr.onloadend = () => { showProgress(takeCell(sentenceId), null); resolve(); };
+      xhr.onerror = () => toast(gettext("The lab could not be reached: check the connection and try again."), "error", sentenceId);
+      xhr.onload = () => {
+        if (xhr.status >= 400) {
+          toast(xhr.responseText || interpolate(gettext("Upload refused (HTTP %s)."), [xhr.status]), "error", sentenceId);
+          return;
+        }
+        awaiting.add(sentenceId);
+        htmx.swap("#take-" + sentenceId, xhr.responseText, { swapStyle: "outerHTML" });
+        const notice = JSON.parse(xhr.getResponseHeader("HX-Trigger") || "{}")[NOTICE];
+        if (notice) toast(notice, "info", sentenceId);
+      };
+      xhr.send(form);
     });
-    const body = await response.text();
-    if (!response.ok) { toast(body || interpolate(gettext("Upload refused (HTTP %s)."), [response.status])); return; }
-    const cell = document.getElementById("take-" + row.dataset.sentenceId);
-    if (cell) { cell.outerHTML = body; htmx.process(document.getElementById("take-" + row.dataset.sentenceId)); }
-    const notice = JSON.parse(response.headers.get("HX-Trigger") || "{}")[NOTICE];
-    if (notice) toast(notice, "info");
+  }
+
+  // What the microphone hears while recording: the timer, the level meter, a warning when
+  // the input clips or stays too quiet, and the trailing silence that may stop the take.
+  const CLIP_LEVEL = 0.99; // a sample this close to full scale was cut off
+  const QUIET_DB = -40; // speech whose loudest moments stay under this is too quiet to use
+  const SILENCE_BELOW_LOUDEST_DB = 30; // quieter than the loudest speech by this much: silence
+  const AUTOSTOP_SECONDS = 1.5;
+  const decimal = new Intl.NumberFormat(document.documentElement.lang || undefined,
+    { minimumIntegerDigits: 2, minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+  function formatClock(seconds) {
+    const tenths = Math.floor(seconds * 10) / 10, minutes = Math.floor(tenths / 60);
+    return minutes + ":" + decimal.format(tenths - minutes * 60);
+  }
+
+  function warn(text) {
+    if (!studio.warning) return;
+    studio.warning.hidden = !text;
+    studio.warning.textContent = text || "";
+  }
+
+  function monitor(stream, onSilence) {
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 2048;
+    context.createMediaStreamSource(stream).connect(analyser);
+    const frame = new Float32Array(analyser.fftSize);
+    const started = performance.now();
+    let loudest = -Infinity, lastSound = null, clippedAt = -Infinity;
+    const timer = setInterval(() => {
+      analyser.getFloatTimeDomainData(frame);
+      let peak = 0, power = 0;
+      for (const sample of frame) { peak = Math.max(peak, Math.abs(sample)); power += sample * sample; }
+      const level = 10 * Math.log10(power / frame.length + 1e-12);
+      const now = performance.now(), elapsed = (now - started) / 1000;
+      loudest = Math.max(loudest, level);
+      if (peak >= CLIP_LEVEL) clippedAt = now;
+      if (level > Math.max(loudest - SILENCE_BELOW_LOUDEST_DB, QUIET_DB - 15)) lastSound = now;
+      if (studio.timer) studio.timer.textContent = formatClock(elapsed);
+      if (studio.level) studio.level.value = Math.max(-60, Math.min(0, level));
+      if (now - clippedAt < 1500) warn(gettext("Too loud, the sound clips: move back from the microphone or lower its gain."));
+      else if (elapsed > 2 && loudest < QUIET_DB) warn(gettext("Too quiet: move closer to the microphone or raise its gain."));
+      else warn("");
+      if (studio.autostop && studio.autostop.checked && lastSound && loudest >= QUIET_DB
+          && (now - lastSound) / 1000 >= AUTOSTOP_SECONDS) onSilence();
+    }, 50);
+    return {
+      stop() {
+        clearInterval(timer);
+        context.close();
+        if (studio.level) studio.level.value = -60;
+        warn("");
+      },
+    };
+  }
+
+  function showRecording(row, active) {
+    row.classList.toggle("recording", active);
+    const text = active ? gettext("■ Stop") : gettext("● Record");
+    [row.querySelector(".record-button"), studio.record].forEach((button) => { if (button) button.textContent = text; });
+    if (studio.record) studio.record.classList.toggle("recording", active);
+  }
+
+  function isLabeled(row) {
+    const dropdown = row.querySelector(".style-select");
+    return !dropdown || Boolean(dropdown.value);
   }
 
   async function toggleRecording(row) {
     if (!row) return;
     if (recording) { recording.recorder.stop(); return; }
+    if (!isLabeled(row)) {
+      toast(gettext("Label the sentence with a style before recording it."), "info", row.dataset.sentenceId);
+      return;
+    }
     if (!navigator.mediaDevices || !window.MediaRecorder) {
       toast(gettext("This browser cannot record audio: upload a WAV file instead."));
       return;
@@ -164,20 +346,18 @@
     }
     const recorder = new MediaRecorder(stream);
     const chunks = [];
-    const button = row.querySelector(".record-button");
-    recording = { recorder, stream, button };
-    row.classList.add("recording");
-    if (button) button.textContent = gettext("■ Stop");
+    recording = { recorder, stream, row, monitor: monitor(stream, () => { if (recorder.state === "recording") recorder.stop(); }) };
+    showRecording(row, true);
     recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
     recorder.onstop = async () => {
+      recording.monitor.stop();
       stream.getTracks().forEach((track) => track.stop());
       recording = null;
-      row.classList.remove("recording");
-      if (button) button.textContent = gettext("● Record");
+      showRecording(row, false);
       try {
         await uploadTake(row, await toWav(new Blob(chunks, { type: recorder.mimeType })));
       } catch (error) {
-        toast(interpolate(gettext("The recording could not be processed: %s"), [error.message]));
+        toast(interpolate(gettext("The recording could not be processed: %s"), [error.message]), "error", row.dataset.sentenceId);
       }
     };
     recorder.start();

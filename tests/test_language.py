@@ -19,6 +19,7 @@ from django.test import Client
 from django.utils import translation
 
 from accounts.models import Preferences
+from labeling.models import Recording
 from voicelab.engine.audio import read_audio
 from voicelab.engine.quality import assess_take
 
@@ -87,7 +88,7 @@ def test_a_takes_findings_read_in_spanish_with_a_decimal_comma(
     audio = read_audio(espeak_wav(greeting_text))
     short = audio.__class__(audio.samples[: audio.sample_rate // 2], audio.sample_rate, 1, audio.format)
     stored = assess_take(short, text=greeting_text, style="amable", baseline=None).as_dict()["findings"]
-    take = {"status": "rejected", "grade": "red", "findings": stored, "quality_score": 0.0}
+    take = Recording(status="rejected", grade="red", findings=stored, quality_score=0.0)  # unsaved: no database
     with translation.override("es"):
         html = render_to_string("labeling/_take_badge.html", {"take": take})
     assert "La grabación dura 0,5 segundos; para puntuarla debe durar al menos 1,0 segundo." in html

@@ -5,29 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db.models import F, QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import ngettext
 
 from labeling.models import Sentence
+from labeling.selectors import in_style_takes, reference_seconds
 from voicelab.engine.audio import AudioError, read_audio
 from voicelab.engine.config import get_style
 from voicelab.engine.pipeline import Pipeline
-from voicelab.engine.reference import MIN_SECONDS, PAUSE_SECONDS, Clip
+from voicelab.engine.reference import MIN_SECONDS, Clip
 from voicelab.engine.teacher import Teacher
-
-
-def _in_style_takes(styles: tuple[str, ...]) -> QuerySet[Sentence]:
-    """Sentences whose validated take was recorded in the style they are labeled with."""
-    return Sentence.objects.filter(
-        active_take__isnull=False, current_label__style__in=styles, active_take__style=F("current_label__style")
-    ).select_related("current_label", "active_take")
 
 
 def labeled_clips(*, styles: tuple[str, ...]) -> dict[str, list[Clip]]:
     """Validated takes per style, recorded in the style their sentence is labeled with."""
     clips: dict[str, list[Clip]] = {style: [] for style in styles}
-    for sentence in _in_style_takes(styles):
+    for sentence in in_style_takes(styles=styles):
         take = sentence.active_take
         try:
             audio = read_audio(take.audio.path)
@@ -87,16 +80,9 @@ class Material:
 
 
 def material(*, styles: tuple[str, ...]) -> dict[str, Material]:
-    """Per style, the seconds of speech its validated in-style takes hold (edge silence excluded,
-    pauses between them included), as Stage 1 will count them."""
-    seconds: dict[str, list[float]] = {style: [] for style in styles}
-    for sentence in _in_style_takes(styles):
-        take = sentence.active_take
-        speech = (take.prosody or {}).get("speech_seconds") or take.duration_seconds or 0.0
-        seconds[take.style].append(float(speech))
+    """Per style, the seconds of speech Stage 1 will have (``labeling.selectors.reference_seconds``)."""
     return {
-        style: Material(style, len(spans), sum(spans) + PAUSE_SECONDS * max(0, len(spans) - 1))
-        for style, spans in seconds.items()
+        style: Material(style, takes, seconds) for style, (takes, seconds) in reference_seconds(styles=styles).items()
     }
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from labeling.models import Recording, Sentence, take_upload_path
-from voicelab.engine.audio import Audio, AudioError, accepted_extensions, read_audio, write_wav
+from voicelab.engine.audio import Audio, AudioError, accepted_extensions, read_audio, waveform_peaks, write_wav
 from voicelab.engine.config import get_style
 from voicelab.engine.errors import EngineError
 from voicelab.engine.prosody import Prosody
@@ -115,6 +115,7 @@ def add_take(
             uploaded_by=user,
             duration_seconds=audio.duration,
             sample_rate=audio.sample_rate,
+            waveform=waveform_peaks(audio.samples),
         )
         recording.audio.name = take_upload_path(recording, "")
         target = Path(settings.MEDIA_ROOT) / recording.audio.name
@@ -145,12 +146,14 @@ def validate_take(*, recording: Recording) -> Recording:
     A pending take's start is counted first, in its own transaction: one whose validation
     has killed the worker ``MAX_VALIDATION_ATTEMPTS`` times is failed instead of retried forever.
     """
-    if recording.status == Recording.Status.PENDING and _count_attempt(recording) > MAX_VALIDATION_ATTEMPTS:
-        return _fail_validation(
-            recording,
-            f"Validating this take stopped the worker {MAX_VALIDATION_ATTEMPTS} "
-            "times, so it is not tried again. The file is kept; record the sentence again.",
-        )
+    if recording.status == Recording.Status.PENDING:
+        if _count_attempt(recording) > MAX_VALIDATION_ATTEMPTS:
+            return _fail_validation(
+                recording,
+                f"Validating this take stopped the worker {MAX_VALIDATION_ATTEMPTS} "
+                "times, so it is not tried again. The file is kept; record the sentence again.",
+            )
+        _notify(recording)  # from "queued" to "validating" on the annotator's page
     try:
         audio = read_audio(recording.audio.path)
     except (AudioError, OSError) as exc:
@@ -165,6 +168,7 @@ def validate_take(*, recording: Recording) -> Recording:
     recording.findings = report["findings"]
     recording.prosody = report["prosody"] or {}
     recording.signal = report["signal"]
+    recording.pace = assessment.pace
     recording.duration_seconds = audio.duration
     recording.sample_rate = audio.sample_rate
     recording.status = Recording.Status.VALID if assessment.usable else Recording.Status.REJECTED

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -17,6 +18,7 @@ from django.utils import translation
 from playwright.sync_api import expect
 
 from labeling.models import Recording, Sentence, StyleLabel
+from tests.sounds import wav_bytes
 
 from .lab import ANNOTATOR_PASSWORD, VALIDATION_TIMEOUT, latest_take, sentence, wait_for_validation
 from .processes import LabProcess
@@ -30,6 +32,19 @@ VALIDATED_BADGE = re.compile(r"Validada · \d,\d\d")
 STATIC_SCRIPTS = ("/static/voicelab.js", "/static/django_htmx/htmx-2.min.js", "/static/django_htmx/ext/hx-ws-2.min.js")
 
 Labeler = Callable[[str, str], StyleLabel]
+
+SILENCE = {"name": "silencio.wav", "mimeType": "audio/wav", "buffer": wav_bytes(np.zeros(32_000), 16_000)}
+TONE_THEN_SILENCE = """() => {
+  navigator.mediaDevices.getUserMedia = async () => {
+    const context = new AudioContext();
+    const tone = context.createOscillator(), gain = context.createGain(), out = context.createMediaStreamDestination();
+    tone.connect(gain).connect(out);
+    gain.gain.setValueAtTime(0.3, context.currentTime);
+    gain.gain.setValueAtTime(0, context.currentTime + 1);
+    tone.start();
+    return out.stream;
+  };
+}"""
 
 
 def expect_validated_live(workspace: Workspace, sentence_id: str) -> Recording:
@@ -159,6 +174,21 @@ def test_uploaded_take_is_validated_and_pushed_to_the_page(
     workspace.page.keyboard.press("p")
     workspace.page.wait_for_function("el => el.paused", arg=player.element_handle())
 
+    # A take that fails validation stays playable beside the valid one, with why it failed.
+    with workspace.same_page_load():
+        workspace.upload("shcc-01", SILENCE)
+        workspace.wait_for_pushed_cell("shcc-01", "rejected", timeout_ms=LIVE_TIMEOUT_MS)
+        rejected = workspace.take_cell("shcc-01").locator(".latest-take")
+        expect(rejected.locator('[data-take-status="rejected"]')).to_contain_text("Rechazada")
+        expect(rejected.locator(".findings .fatal")).to_contain_text("No se encontró habla")
+        expect(workspace.take_cell("shcc-01").locator("audio.take-audio")).to_have_attribute(
+            "src", f"/labeling/takes/{take.pk}/audio/"
+        )
+        rejected.locator("audio.latest-audio").evaluate("el => el.play()")
+        workspace.page.wait_for_function(
+            "el => !el.paused && el.currentTime > 0", arg=rejected.locator("audio").element_handle()
+        )
+
 
 def test_corrupt_upload_shows_the_reason_in_a_toast(annotator_workspace: Workspace, label: Labeler) -> None:
     label("shcc-02", "amable")
@@ -191,29 +221,75 @@ def test_unknown_style_is_refused_with_a_toast(annotator_workspace: Workspace) -
     assert sentence("shcc-05").current_label is None
 
 
-def test_recording_with_the_microphone_makes_a_validated_browser_take(
-    annotator_workspace: Workspace, celery_worker: LabProcess, label: Labeler
+def test_recording_in_the_studio_makes_a_validated_take_and_moves_on(
+    annotator_workspace: Workspace, celery_worker: LabProcess, label: Labeler, screenshot_dir: Path
 ) -> None:
+    """The studio as an annotator uses it: the sentence to read, a running timer and a level
+    meter while recording, a validated take, then on to the next sentence without one; skip."""
     label("shcc-06", "amable")
     workspace = annotator_workspace
     workspace.open(category=CALL_CENTER)
-    row = workspace.row("shcc-06")
+    ids = workspace.sentence_ids()
+    after = ids[ids.index("shcc-06") + 1 :]
+    row, studio = workspace.row("shcc-06"), workspace.studio
 
     with workspace.same_page_load():
         row.locator("td.text").click()
         workspace.expect_current_row("shcc-06")
+        expect(studio.locator("#studio-prompt")).to_have_text(sentence("shcc-06").text)
+        expect(studio.locator("#studio-advance")).to_be_checked()
         workspace.page.keyboard.press("r")
         expect(row).to_have_class(re.compile(r"\brecording\b"))
         expect(row.locator(".record-button")).to_have_text("■ Parar")
-        workspace.page.wait_for_timeout(2500)
+        expect(studio.locator("#studio-record")).to_have_text("■ Parar")
+        workspace.page.wait_for_function("document.getElementById('studio-level').value > -40")  # it hears speech
+        workspace.wait_for_recorded_seconds(2.5)  # the timer runs: "0:02,5", the Spanish way
+        expect(studio.locator("#studio-timer")).to_have_text(re.compile(r"^0:0\d,\d$"))
+        workspace.page.screenshot(path=screenshot_dir / "studio.png")
         with workspace.page.expect_response(re.compile(r"/sentences/shcc-06/takes/$")) as upload:
             workspace.page.keyboard.press("r")
         assert upload.value.status == 201
         take = expect_validated_live(workspace, "shcc-06")
+        workspace.expect_current_row(after[0])  # auto-advance: the next sentence without a take
+        expect(studio.locator("#studio-prompt")).to_have_text(sentence(after[0]).text)
+        expect(studio.locator("#studio-level")).to_have_attribute("value", "-60")
+        expect(studio.locator("#studio-remaining")).to_have_text(
+            f"Faltan por grabar {len(ids) - 1} de las {len(ids)} frases mostradas"
+        )
+        workspace.page.keyboard.press("s")
+        workspace.expect_current_row(after[1])
 
     assert take.source == Recording.Source.BROWSER
-    assert take.duration_seconds is not None and 1.5 < take.duration_seconds < 4
+    assert take.duration_seconds is not None and 2.4 < take.duration_seconds < 6
     expect(row.locator(".record-button")).to_have_text("● Grabar")
+    expect(workspace.take_cell("shcc-06").locator("svg.waveform path")).to_have_count(1)
+
+
+def test_the_studio_stops_by_itself_after_trailing_silence(
+    annotator_workspace: Workspace, celery_worker: LabProcess, label: Labeler
+) -> None:
+    """With auto-stop on, a microphone that falls silent ends the take, which is then uploaded."""
+    label("shcc-07", "amable")
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+    # A microphone of the page's own making: one second of a tone, then digital silence.
+    workspace.page.evaluate(TONE_THEN_SILENCE)
+    workspace.studio.locator("#studio-autostop").check()
+
+    with workspace.same_page_load():
+        workspace.row("shcc-07").locator("td.text").click()
+        with workspace.page.expect_response(
+            re.compile(r"/sentences/shcc-07/takes/$"), timeout=LIVE_TIMEOUT_MS
+        ) as upload:
+            workspace.page.keyboard.press("r")
+            expect(workspace.row("shcc-07")).to_have_class(re.compile(r"\brecording\b"))
+        assert upload.value.status == 201
+        expect(workspace.row("shcc-07")).not_to_have_class(re.compile(r"\brecording\b"))
+
+    take = wait_for_validation(latest_take("shcc-07").pk)
+    assert take.duration_seconds is not None and 2.0 < take.duration_seconds < 5  # 1 s of tone, 1.5 s of silence
+    workspace.page.reload()
+    expect(workspace.studio.locator("#studio-autostop")).to_be_checked()  # the habit is remembered
 
 
 def test_an_annotator_reads_the_lab_in_english_once_chosen(

@@ -72,6 +72,10 @@ class Workspace:
         return self.page.locator(f"#take-{sentence_id}")
 
     @property
+    def studio(self) -> Locator:
+        return self.page.locator("#studio")
+
+    @property
     def toast(self) -> Locator:
         return self.page.locator("#toast")
 
@@ -85,6 +89,16 @@ class Workspace:
             """([cell, badge]) => window.__voicelabWsMessages.some((m) => m.includes(cell) && m.includes(badge))""",
             arg=[f'id="take-{sentence_id}"', f'data-take-status="{status}"'],
             timeout=timeout_ms,
+        )
+
+    def wait_for_recorded_seconds(self, seconds: float) -> None:
+        """Wait until the studio's timer ("m:ss,d") shows at least ``seconds``."""
+        self.page.wait_for_function(
+            """(least) => {
+                const [minutes, rest] = document.getElementById('studio-timer').textContent.split(':');
+                return Number(minutes) * 60 + Number(rest.replace(',', '.')) >= least;
+            }""",
+            arg=seconds,
         )
 
     # ---- actions ----------------------------------------------------------------------

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from distillation.services.material import material
 from labeling.models import Recording, Sentence
 from labeling.selectors import CategoryProgress, FilterError, category_progress, filter_sentences, style_progress
+from voicelab.engine.reference import PAUSE_SECONDS
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +41,11 @@ def test_style_progress_counts_labels_validated_takes_and_seconds(progress_lab: 
 
     assert list(rows) == ["neutral", "amable", "empatico", "profesional"]
     assert (rows["amable"].labeled, rows["amable"].validated) == (2, 2)  # shcc-02's first take is not counted
-    seconds = sum(take.duration_seconds for take in progress_lab.values())
-    assert rows["amable"].validated_seconds == pytest.approx(seconds, abs=0.05)
+    speech = sum(take.prosody["speech_seconds"] for take in progress_lab.values())
+    assert speech < sum(take.duration_seconds for take in progress_lab.values())  # edge silence is not counted
+    assert rows["amable"].validated_seconds == pytest.approx(speech + PAUSE_SECONDS, abs=0.05)  # one pause between two
+    # The launch page counts the same seconds.
+    assert material(styles=("amable",))["amable"].seconds == pytest.approx(rows["amable"].validated_seconds, abs=0.05)
     assert (rows["empatico"].labeled, rows["empatico"].validated, rows["empatico"].validated_seconds) == (1, 0, 0.0)
     assert (rows["neutral"].labeled, rows["neutral"].validated) == (1, 0)
     assert (rows["profesional"].labeled, rows["profesional"].validated) == (0, 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from pytest_django.fixtures import Settings
 
 from labeling.models import Recording, Sentence
 from labeling.services.takes import MEGABYTE, TakeRejected, check_audio_upload
+from tests.sounds import wav_bytes
 from voicelab.engine.audio import Audio, accepted_extensions
 
 pytestmark = pytest.mark.django_db
@@ -180,12 +180,6 @@ def test_telephone_codec_wavs_are_accepted(
     info = sf.info(media_root / Recording.objects.get().audio.name)
     assert (info.subtype, info.samplerate) == ("PCM_16", 8_000)
     assert info.duration == pytest.approx(len(samples) / rate, abs=0.1)  # GSM pads its last block
-
-
-def wav_bytes(samples: np.ndarray, rate: int, subtype: str = "PCM_16") -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format="WAV", subtype=subtype)
-    return buffer.getvalue()
 
 
 @pytest.fixture

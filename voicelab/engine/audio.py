@@ -287,3 +287,15 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     if orig_sr == target_sr:
         return samples
     return librosa.resample(samples, orig_sr=orig_sr, target_sr=target_sr)
+
+
+def waveform_peaks(samples: np.ndarray, *, bins: int = 160) -> list[float]:
+    """The take's outline for a small drawing: the peak of each of ``bins`` equal slices,
+    relative to the loudest (0-1), so a quiet take still shows its shape. Fewer slices
+    when there are fewer samples; an empty or silent clip gives zeros."""
+    count = min(bins, len(samples))
+    if count == 0:
+        return []
+    peaks = np.array([np.abs(part).max() for part in np.array_split(samples, count)], dtype=np.float64)
+    loudest = peaks.max()
+    return [round(float(p), 3) for p in (peaks / loudest if loudest > 0 else peaks)]

@@ -326,6 +326,9 @@ class Assessment:
     findings: list[Finding]
     signal: SignalReport
     prosody: Prosody | None  # None when the signal was already unusable
+    # Speech rate over the speaker's neutral median (1.1: ten percent faster); None when
+    # either was not measured.
+    pace: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values only, ready for JSON."""
@@ -336,6 +339,7 @@ class Assessment:
             "findings": [asdict(finding) for finding in self.findings],
             "signal": asdict(self.signal),
             "prosody": self.prosody.as_dict() if self.prosody else None,
+            "pace": self.pace,
         }
 
 
@@ -346,14 +350,31 @@ def assess_take(audio: Audio, *, text: str | None, style: str, baseline: Prosody
     if any(finding.fatal for finding in findings):
         return _verdict(findings, signal, None)
     prosody = analyze_prosody(audio.samples, audio.sample_rate, text=text)
-    return _verdict(findings + compare_to_style(prosody, style, baseline), signal, prosody)
+    return _verdict(findings + compare_to_style(prosody, style, baseline), signal, prosody, _pace(prosody, baseline))
 
 
-def _verdict(findings: list[Finding], signal: SignalReport, prosody: Prosody | None) -> Assessment:
+def _pace(prosody: Prosody, baseline: Prosody | None) -> float | None:
+    rate, usual = prosody.speech_rate, baseline.speech_rate if baseline else None
+    return round(rate / usual, 3) if rate and usual else None
+
+
+def _verdict(
+    findings: list[Finding], signal: SignalReport, prosody: Prosody | None, pace: float | None = None
+) -> Assessment:
     usable = not any(finding.fatal for finding in findings)
     penalties = sum(finding.penalty for finding in findings)
     score = round(max(0.0, 1.0 - penalties), 3)
-    return Assessment(score, _grade(score), usable, findings, signal, prosody)
+    return Assessment(score, _grade(score), usable, findings, signal, prosody, pace)
+
+
+def warm_up() -> None:
+    """Assess one synthetic take, so that what loads or compiles on first use (librosa's
+    numba functions, parselmouth) is ready before the first real take arrives."""
+    sample_rate = 16_000
+    time = np.arange(int(1.5 * sample_rate)) / sample_rate
+    voiced = 0.3 * np.sin(2 * np.pi * 150 * time) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * time))
+    audio = Audio(voiced.astype(np.float32), sample_rate, 1, "WAV")
+    assess_take(audio, text="Hola.", style="neutral", baseline=speaker_baseline([]))
 
 
 def _grade(score: float) -> str:
