@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -9,12 +11,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import get_format
 from django.utils.translation import gettext, gettext_noop
 
 from distillation.checks import CHECK_TEXTS
-from distillation.models import FINISHED, DistillationRun, Status, TTSApiKey
+from distillation.models import FINISHED, DistillationRun, Status, StyleRun, TTSApiKey
+from distillation.services.runs import run_config
 from distillation.services.tts_keys import lab_tts_client
-from voicelab.engine.evolution import StepEvent
+from voicelab.engine.evolution import PHASE_NAMES, StepEvent
 from voicelab.engine.tts_client import TTSUnavailable
 from voicelab.engine.validation import ValidationReport
 from voicelab.i18n import translated
@@ -92,6 +96,9 @@ def run_page(run: DistillationRun) -> dict[str, Any]:
         "finished": list(FINISHED),
         "statuses": {value: str(label) for value, label in Status.choices},
         "stages": {value: str(label) for value, label in DistillationRun.Stage.choices},
+        "phases": {name: gettext(name) for name in PHASE_NAMES},
+        # Plotly's decimal and thousands marks, as the reader's language writes numbers.
+        "separators": get_format("DECIMAL_SEPARATOR") + get_format("THOUSAND_SEPARATOR"),
     }
 
 
@@ -151,3 +158,64 @@ def tts_status() -> dict:
         return {"voices": lab_tts_client().voices(), "error": ""}
     except TTSUnavailable as exc:
         return {"voices": None, "error": translated(exc)}
+
+
+# How long a search step and a style's other work take when this lab has no run of its own to
+# go by: measured 2026-12-02 on the 2-core CPU of the README (benchmarks.quality: a walk step
+# 2.2 s, a gradient step 15-18 s; Stage 1, the start choice and Stage 3 about 90 s a style).
+DEFAULT_SECONDS_PER_STEP = {"walk": 2.2, "gradient": 16.0}
+DEFAULT_SETUP_SECONDS = 90.0
+MIN_STEPS_MEASURED = 3  # a walk with fewer steps says little about their pace
+MEASURED_WALKS = 10  # the most recent walks an estimate averages
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """How long a run would take on this lab, and what the figure rests on."""
+
+    optimizer: str
+    steps: int
+    styles: int
+    seconds_per_step: dict[str, float]  # walk and gradient
+    gradient_steps: int  # of each style's steps, those taken by the gradient
+    setup_seconds: float  # per style: the reference, the start voice and the validation
+    measured_walks: int  # how many of this lab's walks the pace comes from (0: the defaults)
+
+    @property
+    def walk_steps(self) -> int:
+        return self.steps - self.gradient_steps
+
+    @property
+    def seconds_per_style(self) -> float:
+        gradient = self.gradient_steps * self.seconds_per_step["gradient"]
+        return self.setup_seconds + gradient + self.walk_steps * self.seconds_per_step["walk"]
+
+    @property
+    def seconds(self) -> float:
+        return self.styles * self.seconds_per_style
+
+
+def estimate_run(*, styles: Sequence[str], steps: int | None, optimizer: str | None) -> RunEstimate:
+    """The time a run of ``styles`` would take, from the pace of this lab's recent walks of each
+    optimizer (their seconds of searching over their steps), else the defaults."""
+    search = run_config(styles=styles, steps=steps, optimizer=optimizer).evolution
+    gradient_steps = {"gradient": search.steps, "walk": 0}.get(
+        search.optimizer, min(search.gradient_steps, search.steps)
+    )
+    paces, measured = {}, 0
+    for kind, default in DEFAULT_SECONDS_PER_STEP.items():
+        walks = StyleRun.objects.filter(
+            step__gte=MIN_STEPS_MEASURED, elapsed__gt=0, run__config__evolution__optimizer=kind
+        ).order_by("-pk")[:MEASURED_WALKS]
+        rates = [walk.elapsed / walk.step for walk in walks]
+        paces[kind] = statistics.median(rates) if rates else default
+        measured += len(rates)
+    return RunEstimate(
+        optimizer=search.optimizer,
+        steps=search.steps,
+        styles=len(styles),
+        seconds_per_step=paces,
+        gradient_steps=gradient_steps,
+        setup_seconds=DEFAULT_SETUP_SECONDS,
+        measured_walks=measured,
+    )

@@ -106,7 +106,12 @@ def launch_check(request: HttpRequest) -> HttpResponse:
     styles = [style for style in request.GET.getlist("styles") if style in STYLES]
     source = request.GET.get("source", DistillationRun.Source.RECORDINGS)
     problems = launch_problems(styles=styles, source=source) if styles else [_("Choose at least one style.")]
-    return render(request, "distillation/_launch_check.html", {"problems": problems})
+    search = LaunchForm({"steps": request.GET.get("steps"), "optimizer": request.GET.get("optimizer")})
+    search.is_valid()  # what is not valid here is left to the launch's own refusal, and not estimated
+    estimate = selectors.estimate_run(
+        styles=styles, steps=search.cleaned_data.get("steps"), optimizer=search.cleaned_data.get("optimizer") or None
+    )
+    return render(request, "distillation/_launch_check.html", {"problems": problems, "estimate": estimate})
 
 
 @require_GET

@@ -105,6 +105,13 @@ def test_an_upload_refusal_reads_in_spanish(corpus: None, annotator_client: Clie
     assert response.content.decode().startswith("No se aceptan archivos «.txt»: suba .wav")
 
 
+@pytest.mark.django_db
+def test_the_launch_page_explains_an_unconfigured_teacher_in_spanish(client: Client, operator: User) -> None:
+    """The engine's fixed English texts (here the F5 teacher's setup) read translated."""
+    client.force_login(operator)
+    assert "No hay ningún profesor F5-TTS configurado" in page(client, "/distillation/launch/")
+
+
 @pytest.mark.parametrize("domain", CATALOGS)
 def test_every_string_of_the_catalogs_is_translated(domain: str) -> None:
     catalog = polib.pofile(ROOT / f"locale/es/LC_MESSAGES/{domain}.po")

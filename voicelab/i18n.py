@@ -13,12 +13,12 @@ from voicelab.engine.messages import Message
 
 def translated(message: Message | Mapping[str, Any] | BaseException | str | None) -> str:
     """``message`` in the active language: a Message, one stored as JSON (``as_dict``), an
-    error raised with a Message, or plain text (shown as it is: stored before messages were
-    kept translatable, or never meant to be)."""
+    error raised with a Message, or plain text (translated when it is a catalog's message, as
+    the fixed texts stored with a failed take are; else shown as it is)."""
     if isinstance(message, BaseException):
         message = message.args[0] if len(message.args) == 1 else str(message)
     if isinstance(message, Mapping):
         message = Message.from_dict(message)
     if isinstance(message, Message):
         return message.render(gettext, formats.get_format("DECIMAL_SEPARATOR"))
-    return "" if message is None else str(message)
+    return "" if message is None else gettext(str(message))

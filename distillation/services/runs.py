@@ -92,6 +92,19 @@ def launch_problems(*, styles: Sequence[str], source: str) -> list[str]:
     return [m.problem() for m in material(styles=tuple(styles)).values() if not m.enough]
 
 
+def run_config(
+    *, styles: Sequence[str], steps: int | None = None, optimizer: str | None = None, seed: int | None = None
+) -> PipelineConfig:
+    """The settings a run launched with these choices gets: the environment's defaults, then
+    what the operator chose (None: not chosen)."""
+    chosen = {"steps": steps, "optimizer": optimizer, "seed": seed}
+    return PipelineConfig.from_env(
+        root=settings.VOICELAB_RUNS_DIR,
+        styles=tuple(dict.fromkeys(styles)),
+        **{key: value for key, value in chosen.items() if value is not None},
+    )
+
+
 def launch_run(
     *,
     user: AbstractBaseUser,
@@ -123,12 +136,8 @@ def launch_run(
     problems = launch_problems(styles=styles, source=source)
     if problems:
         raise LaunchRefused(" ".join(problems))
-    chosen = {"steps": steps, "optimizer": optimizer}
-    config = PipelineConfig.from_env(
-        root=settings.VOICELAB_RUNS_DIR,
-        styles=tuple(dict.fromkeys(styles)),
-        seed=seed if seed is not None else random.randrange(2**31),
-        **{key: value for key, value in chosen.items() if value is not None},
+    config = run_config(
+        styles=styles, steps=steps, optimizer=optimizer, seed=seed if seed is not None else random.randrange(2**31)
     )
     with transaction.atomic():
         run = DistillationRun.objects.create(

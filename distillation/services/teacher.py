@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from voicelab.engine.teacher import Teacher, TeacherSource
+from voicelab.i18n import translated
 
 
 def lab_teacher_source() -> TeacherSource:
@@ -19,8 +20,8 @@ def lab_teacher_source() -> TeacherSource:
 
 
 def teacher_problem() -> str:
-    """Why a run cannot use the F5 teacher here; empty when it can."""
-    return lab_teacher_source().problem()
+    """Why a run cannot use the F5 teacher here, in the reader's language; empty when it can."""
+    return translated(lab_teacher_source().problem())
 
 
 def configured_teacher(

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from labeling.models import Recording, Sentence, take_upload_path
 from voicelab.engine.audio import Audio, AudioError, accepted_extensions, read_audio, waveform_peaks, write_wav
@@ -32,6 +32,12 @@ TAKES_GROUP = "labeling.takes"
 BASELINE_TAKES = 20
 MAX_VALIDATION_ATTEMPTS = 3
 MEGABYTE = 1_048_576  # as VOICELAB_MAX_UPLOAD_MB counts them
+# Why a validation failed, stored in English with the take and shown translated (``translated``).
+KILLED_THE_WORKER = gettext_noop(
+    "Validating this take stopped the worker each time it was tried, so it is not tried again. "
+    "The file is kept; record the sentence again."
+)
+UNREADABLE_STORED_AUDIO = gettext_noop("The stored audio of this take could not be read; record the sentence again.")
 
 
 class TakeRejected(EngineError):
@@ -148,16 +154,13 @@ def validate_take(*, recording: Recording) -> Recording:
     """
     if recording.status == Recording.Status.PENDING:
         if _count_attempt(recording) > MAX_VALIDATION_ATTEMPTS:
-            return _fail_validation(
-                recording,
-                f"Validating this take stopped the worker {MAX_VALIDATION_ATTEMPTS} "
-                "times, so it is not tried again. The file is kept; record the sentence again.",
-            )
+            return _fail_validation(recording, KILLED_THE_WORKER)
         _notify(recording)  # from "queued" to "validating" on the annotator's page
     try:
         audio = read_audio(recording.audio.path)
     except (AudioError, OSError) as exc:
-        return _fail_validation(recording, f"The stored audio could not be read: {exc}")
+        logger.warning("The audio of take %s could not be read: %s", recording.pk, exc)
+        return _fail_validation(recording, UNREADABLE_STORED_AUDIO)
 
     assessment = assess_take(
         audio, text=recording.sentence.text, style=recording.style, baseline=_speaker_baseline(recording)

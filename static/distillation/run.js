@@ -25,6 +25,7 @@
     return Object.assign({ type: SCATTER, key: t.key, name: t.label, mode: t.mode, yaxis: t.axis }, look);
   });
   const LAYOUT = {
+    separators: PAGE.separators, // "0,85" on a Spanish page
     margin: { t: 30, r: 50, b: 40, l: 50 }, height: 300, legend: { orientation: "h", y: 1.12 },
     xaxis: { title: { text: gettext("step") } }, yaxis: { title: { text: gettext("score") } },
     yaxis2: { overlaying: "y", side: "right", range: [0, 1], title: { text: gettext("similarity") } },
@@ -66,6 +67,12 @@
     return h ? `${h} h ${String(m).padStart(2, "0")} min` : m ? `${m} min ${String(s).padStart(2, "0")} s` : `${s} s`;
   }
 
+  // "choosing a start voice 4/12", as stored, in the reader's language.
+  function phaseLabel(phase) {
+    const match = /^(.*) (\d+\/\d+)$/.exec(phase || "");
+    return match && PAGE.phases[match[1]] ? `${PAGE.phases[match[1]]} ${match[2]}` : phase || "";
+  }
+
   function showProgress(state) {
     const set = (name, value) => { const el = field(state.style, name); if (el) el.textContent = value; };
     set("status", PAGE.statuses[state.status] || state.status);
@@ -74,7 +81,7 @@
     set("best", state.best_score === null ? "—" : state.best_score.toLocaleString(document.documentElement.lang, decimals));
     set("eta", formatEta(state.eta_seconds));
     const phase = field(state.style, "phase");
-    if (phase) { phase.textContent = state.phase || ""; phase.hidden = !state.phase; }
+    if (phase) { phase.textContent = phaseLabel(state.phase); phase.hidden = !state.phase; }
     const bar = field(state.style, "progress");
     if (bar) bar.value = state.step;
     const error = field(state.style, "error");
@@ -113,6 +120,7 @@
       line(preview.best, "level_db", gettext("best level"), "#2f5bea", "y2"),
     ];
     Plotly.react(div, traces, {
+      separators: PAGE.separators,
       margin: { t: 30, r: 50, b: 40, l: 50 }, height: 260, legend: { orientation: "h", y: 1.15 },
       xaxis: { title: { text: gettext("seconds") } }, yaxis: { title: { text: gettext("F0 (Hz)") } },
       yaxis2: { overlaying: "y", side: "right", title: { text: gettext("level (dBFS)") } },

@@ -33,6 +33,19 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.wait_for_url("**/labeling/")
 
 
+# Every text the run page's stage and phases showed, in order (before the first step they change
+# within seconds, too fast to wait for one by one).
+PHASE_SPY = """
+window.__seen = [];
+new MutationObserver(() => {
+  document.querySelectorAll('#run-stage, .walk-phase:not([hidden])').forEach((el) => {
+    const text = el.textContent.trim();
+    if (text && !window.__seen.includes(text)) window.__seen.push(text);
+  });
+}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+"""
+
+
 def chart_points(page: Page, style: str) -> int:
     return page.evaluate(f"() => (document.getElementById('chart-{style}').data || [{{x: []}}])[0].x.length")
 
@@ -54,16 +67,24 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
     expect(page.locator('tr[data-style="neutral"]')).to_contain_text("lista")
     expect(page.locator('tr[data-style="amable"]')).to_contain_text("faltan 20,0 s")
     # Only the styles that can run are ticked; ticking another says at once why it cannot.
-    expect(page.locator("#launch-check")).to_have_text("Lista para lanzar.")
+    expect(page.locator("#launch-check .ok")).to_have_text("Lista para lanzar.")
     amable = page.locator('input[name="styles"][value="amable"]')
     expect(amable).not_to_be_checked()
     amable.check()
     expect(page.locator("#launch-check")).to_contain_text("Amable: 0,0 s de habla validada en 0 tomas")
     amable.uncheck()
-    expect(page.locator("#launch-check")).to_have_text("Lista para lanzar.")
+    expect(page.locator("#launch-check .ok")).to_have_text("Lista para lanzar.")
+    # The time it would take, from the measured pace: the walk's default 10,000 steps are hours.
+    expect(page.locator("#launch-estimate")).to_contain_text("30 pasos de gradiente a 16,0 s")
     page.locator("#id_optimizer").select_option("walk")  # seconds a step; the gradient is tested elsewhere
+    expect(page.locator("#launch-estimate")).to_contain_text("Tiempo estimado: unos 6 h 08 min")
+    expect(page.locator("#long-run")).to_be_visible()
     page.get_by_label("Pasos").fill("12")
-    page.get_by_label("Semilla").fill("21")
+    page.get_by_label("Semilla").fill("21")  # leaving the steps field: the estimate follows
+    expect(page.locator("#launch-estimate")).to_contain_text("12 pasos de búsqueda aleatoria a 2,2 s")
+    expect(page.locator("#long-run")).to_have_count(0)
+    page.screenshot(path=screenshot_dir / "distillation-launch.png", full_page=True)
+    page.add_init_script(PHASE_SPY)
     page.get_by_role("button", name="Lanzar").click()
     page.wait_for_url(re.compile(r".*/distillation/runs/\d+/$"))
 
@@ -74,6 +95,10 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
         "() => (document.getElementById('chart-neutral').data || [{x: []}])[0].x.length >= 2", timeout=180_000
     )
     first = chart_points(page, "neutral")
+    # What the page showed before the first step: each stage, and the start voice being chosen, n/N.
+    seen = page.evaluate("window.__seen")
+    assert "Etapa 1: audio de referencia" in seen and "Etapa 2: evolución" in seen, seen
+    assert any(re.fullmatch(r"eligiendo una voz de partida \d+/\d+", text) for text in seen), seen
     page.wait_for_function(f"() => document.getElementById('chart-neutral').data[0].x.length > {first}", timeout=60_000)
     expect(page.locator("#prosody-neutral .main-svg").first).to_be_visible(timeout=60_000)
     # A reload catches up from the stored history: no gap, no duplicate.

@@ -7,11 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from labeling import selectors
 from labeling.models import Recording, Sentence
-from labeling.services.takes import MAX_VALIDATION_ATTEMPTS, mark_queued, validate_take
+from labeling.services.takes import KILLED_THE_WORKER, MAX_VALIDATION_ATTEMPTS, mark_queued, validate_take
+from voicelab.i18n import translated
 
 pytestmark = pytest.mark.django_db
 
@@ -34,5 +35,7 @@ def test_a_take_whose_validation_kills_the_worker_is_failed_after_the_last_attem
     Recording.objects.filter(pk=take.pk).update(validation_attempts=MAX_VALIDATION_ATTEMPTS)
     take = validate_take(recording=Recording.objects.select_related("sentence").get(pk=take.pk))
     assert take.status == Recording.Status.FAILED
-    assert take.error.startswith(f"Validating this take stopped the worker {MAX_VALIDATION_ATTEMPTS} times")
+    assert take.error == KILLED_THE_WORKER
     assert Sentence.objects.get(pk=labeled_greeting.pk).active_take_id is None
+    with translation.override("es"):  # stored in English, shown in the reader's language
+        assert translated(take.error).startswith("Validar esta toma detuvo el proceso de validación")

@@ -15,13 +15,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from distillation.models import FINISHED, DistillationRun, Status
+from distillation.models import FINISHED, DistillationRun, Status, StyleRun
 from distillation.routing import websocket_urlpatterns
 from distillation.services.execution import evolve, prepare, validate
+from distillation.templatetags.distillation import phase_label
 from voicelab.engine.evolution import StepEvent
 from voicelab.engine.teacher import NOT_CONFIGURED
 
@@ -265,3 +267,72 @@ def test_pages_show_a_walk_whose_worker_died_as_interrupted_without_writing(
     with django_capture_on_commit_callbacks() as queued:  # Resume marks it, then queues it
         operator_client.post(reverse("distillation:resume", args=[run.pk]))
     assert len(queued) == 1 and run.style_runs.get().status == Status.INTERRUPTED
+
+
+def estimate_of(operator_client: Client, **choices: object) -> str:
+    html = operator_client.get(reverse("distillation:launch_check"), {"source": "recordings", **choices}).content
+    section = re.search(r'<div class="estimate" id="launch-estimate">(.*?)</div>', html.decode(), re.S)
+    assert section is not None, html
+    return " ".join(section[1].split())
+
+
+def test_the_launch_page_estimates_the_time_from_this_labs_walks(operator_client: Client, lab: Path, operator) -> None:
+    # No walk yet: the defaults measured on the README's 2-core CPU. Gradient: 30 steps of 16 s + 90 s.
+    gradient = estimate_of(operator_client, styles=["neutral", "amable"], optimizer="gradient")
+    assert "Estimated time: about 19 min 00 s" in gradient and "2 styles × 9 min 30 s each" in gradient
+    assert "30 gradient steps at 16.0 s" in gradient and "No walk on this lab yet" in gradient
+    # The seed's walk at its default, 10,000 steps: hours, and the page says so.
+    walk = estimate_of(operator_client, styles=["neutral"], optimizer="walk")
+    assert "Estimated time: about 6 h 08 min" in walk and "10000 walk steps at 2.2 s" in walk
+    assert (
+        'id="long-run"'
+        in operator_client.get(
+            reverse("distillation:launch_check"), {"styles": ["neutral"], "optimizer": "walk"}
+        ).content.decode()
+    )
+
+    # A walk this lab ran sets the pace: 40 steps in 200 s is 5 s a step.
+    run = make_run(operator, steps=40, optimizer="walk")
+    StyleRun.objects.filter(run=run).update(step=40, elapsed=200.0)
+    measured = estimate_of(operator_client, styles=["neutral"], optimizer="walk", steps=100)
+    assert "100 walk steps at 5.0 s" in measured and "Paces measured on this lab's last walk." in measured
+    assert "Estimated time: about 9 min 50 s" in measured  # 100 × 5 s + 90 s
+    hybrid = estimate_of(operator_client, styles=["neutral"], optimizer="hybrid", steps=50)
+    assert "30 gradient steps at 16.0 s + 20 walk steps at 5.0 s" in hybrid
+    assert estimate_of(operator_client, styles=["neutral"], steps="many").startswith("<p><strong>Estimated time")
+
+
+@pytest.mark.spanish
+def test_a_walks_phase_reads_in_the_readers_language(operator_client: Client, lab: Path, operator) -> None:
+    run = make_run(operator)
+    StyleRun.objects.filter(run=run).update(phase="choosing a start voice 4/12")
+    html = operator_client.get(reverse("distillation:run", args=[run.pk])).content.decode()
+    assert "eligiendo una voz de partida 4/12" in html
+    data = json.loads(re.search(r'<script id="run-page" type="application/json">(.*?)</script>', html, re.S)[1])
+    assert data["phases"]["choosing a start voice"] == "eligiendo una voz de partida"  # what run.js shows live
+    assert data["separators"] == ",\xa0"  # the charts' numbers: 0,85 and 10 000, as Django writes Spanish
+    assert phase_label("something else 1/2") == "something else 1/2"  # a name it does not know, as stored
+
+
+def test_the_tts_panel_names_files_within_the_lab_and_warns_of_stand_in_voices(settings) -> None:
+    """As the service lists its voices (GET /voices): one style deployed, two served by stock voices."""
+    deployed = settings.DATA_DIR / "runs/3/evolved_voices/neutral.pt"
+    voices = {
+        "tts_backend": "kokoro",
+        "active": "neutral",
+        "styles": {
+            "neutral": {"file": str(deployed), "source": "deployed", "pace": 1.0},
+            "amable": {"file": "/elsewhere/ef_dora.pt", "source": "stock:ef_dora", "pace": 0.95},
+            "empatico": {"file": "/elsewhere/ef_dora.pt", "source": "stock:ef_dora", "pace": 0.9},
+        },
+    }
+    html = render_to_string("distillation/_tts_panel.html", {"tts": {"voices": voices}})
+    assert ">runs/3/evolved_voices/neutral.pt</td>" in html  # relative to the lab's data folder
+    assert ">/elsewhere/ef_dora.pt</td>" in html  # not the lab's: as the service names it
+    warning = " ".join(re.search(r'id="tts-never-deployed">(.*?)</p>', html, re.S)[1].split())
+    assert (
+        warning == "Amable, Empático were never deployed: the service speaks them with stock voices, not the speaker's."
+    )
+    assert "stock voice ef_dora (never deployed)" in html
+    voices["styles"] = {"neutral": voices["styles"]["neutral"]}
+    assert "tts-never-deployed" not in render_to_string("distillation/_tts_panel.html", {"tts": {"voices": voices}})

@@ -20,6 +20,7 @@ import torch
 
 from voicelab.engine.config import EvolutionSettings
 from voicelab.engine.files import atomic_path
+from voicelab.engine.messages import gettext_noop
 from voicelab.engine.scoring import FitnessScorer, Score
 
 
@@ -43,6 +44,13 @@ class StepEvent:
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
+
+
+# What a search does before its first step, as Phase names; the pages translate them.
+DESCRIBING_STOCK = gettext_noop("describing the stock voices")
+CHOOSING_START = gettext_noop("choosing a start voice")
+JUDGING_START = gettext_noop("judging the start voice")
+PHASE_NAMES = (DESCRIBING_STOCK, CHOOSING_START, JUDGING_START)
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,11 @@ def ranked_starts(
     names = list(candidates)
     on_phase = on_phase or (lambda phase: None)
     scored: list[tuple[str, Score]] = []
-    on_phase(Phase("choosing a start voice", 0, len(names)))
+    on_phase(Phase(CHOOSING_START, 0, len(names)))
     for first in range(0, len(names), batch):
         chunk = names[first : first + batch]
         scored += zip(chunk, scorer.score_many([candidates[n] for n in chunk]), strict=True)
-        on_phase(Phase("choosing a start voice", first + len(chunk), len(names)))
+        on_phase(Phase(CHOOSING_START, first + len(chunk), len(names)))
     return sorted(scored, key=lambda item: -item[1].score)  # stable: ties keep the candidates' order
 
 

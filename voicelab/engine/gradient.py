@@ -36,7 +36,7 @@ import torch
 
 from voicelab.engine.config import EvolutionSettings, ScoringWeights
 from voicelab.engine.differentiable import ENCODERS
-from voicelab.engine.evolution import Phase, StepEvent, WalkState
+from voicelab.engine.evolution import JUDGING_START, Phase, StepEvent, WalkState
 from voicelab.engine.g2p import phonemize
 from voicelab.engine.judges import campp_embedding, campp_model
 from voicelab.engine.scoring import (
@@ -200,9 +200,9 @@ class GradientSearch:
     def _begin(self) -> WalkState:
         seed = self.settings.seed if self.settings.seed is not None else int(torch.seed() % 2**31)
         names, voices = list(self.starts), list(self.starts.values())
-        self.on_phase(Phase("judging the start voice", 0, 1))
+        self.on_phase(Phase(JUDGING_START, 0, 1))
         scores = self._select(voices, seed)
-        self.on_phase(Phase("judging the start voice", 1, 1))
+        self.on_phase(Phase(JUDGING_START, 1, 1))
         best = max(range(len(voices)), key=lambda i: scores[i].score)
         state = WalkState(
             step=0,

@@ -21,7 +21,7 @@ from voicelab.engine.audio import read_audio, write_wav
 from voicelab.engine.config import PipelineConfig
 from voicelab.engine.deploy import DeployReport, deploy
 from voicelab.engine.errors import EngineError
-from voicelab.engine.evolution import Phase, StepEvent, VoiceEvolver, WalkState, ranked_starts
+from voicelab.engine.evolution import DESCRIBING_STOCK, Phase, StepEvent, VoiceEvolver, WalkState, ranked_starts
 from voicelab.engine.gradient import GradientSearch
 from voicelab.engine.pace import relative_pace, speech_rate
 from voicelab.engine.preview import listening_pair
@@ -112,7 +112,7 @@ class Evolution:
         return stock_index(
             self.assets,
             self.pool.synthesize_many,
-            lambda done, total: tell(Phase("describing the stock voices", done, total)),
+            lambda done, total: tell(Phase(DESCRIBING_STOCK, done, total)),
             batch=self.pool.config.processes,
             voices=self.voices,
         )

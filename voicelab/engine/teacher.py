@@ -28,6 +28,7 @@ import soundfile as sf
 
 from voicelab.engine.config import get_style
 from voicelab.engine.errors import EngineError
+from voicelab.engine.messages import gettext_noop
 from voicelab.engine.reference import Clip, NotEnoughMaterial, Reference, join, trimmed
 
 SENTENCES_PER_STYLE = 5
@@ -157,7 +158,7 @@ def _quiet(*messages: object) -> None:
     """f5-tts reports every step through ``show_info``; a pipeline run has its own progress."""
 
 
-NOT_CONFIGURED = (
+NOT_CONFIGURED = gettext_noop(
     "No F5-TTS teacher is configured: give the URL of a teacher server (VOICELAB_TEACHER_URL, or "
     "--tts-url on the command line), or local F5-TTS checkpoint and vocoder files for f5-tts in a GPU worker "
     "(VOICELAB_F5_CHECKPOINT and VOICELAB_F5_VOCODER, or --f5-checkpoint and --f5-vocoder)."

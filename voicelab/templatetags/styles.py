@@ -14,3 +14,9 @@ register = template.Library()
 def style_label(style: str | None) -> str:
     spec = STYLES.get(style or "")
     return spec.label if spec else (style or "")
+
+
+@register.filter
+def join_styles(styles: list[str]) -> str:
+    """Several styles by name, in a list a sentence can hold: "Amable, Empático"."""
+    return ", ".join(style_label(style) for style in styles)
