@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +34,7 @@ STATIC_SCRIPTS = ("/static/voicelab.js", "/static/django_htmx/htmx-2.min.js", "/
 
 Labeler = Callable[[str, str], StyleLabel]
 
+TOAST_SECONDS = 8  # how long a toast stays up by itself (voicelab.js)
 SILENCE = {"name": "silencio.wav", "mimeType": "audio/wav", "buffer": wav_bytes(np.zeros(32_000), 16_000)}
 TONE_THEN_SILENCE = """() => {
   navigator.mediaDevices.getUserMedia = async () => {
@@ -158,6 +160,7 @@ def test_uploaded_take_is_validated_and_pushed_to_the_page(
         with workspace.page.expect_response(re.compile(r"/sentences/shcc-01/takes/$")) as upload:
             workspace.upload("shcc-01", espeak_wav())
         assert upload.value.status == 201
+        assert workspace.upload_progress_shown() >= 1
         take = expect_validated_live(workspace, "shcc-01")
 
     assert (take.source, take.uploaded_by_id, take.original_name) == ("upload", lab_annotator.pk, espeak_wav().name)
@@ -174,10 +177,16 @@ def test_uploaded_take_is_validated_and_pushed_to_the_page(
     workspace.page.keyboard.press("p")
     workspace.page.wait_for_function("el => el.paused", arg=player.element_handle())
 
-    # A take that fails validation stays playable beside the valid one, with why it failed.
+    # A refused file says why in a toast; the sentence's next result takes the toast away.
+    # And a take that fails validation stays playable beside the valid one, with why it failed.
     with workspace.same_page_load():
+        workspace.upload("shcc-01", {"name": "notas.wav", "mimeType": "audio/wav", "buffer": b"no es audio" * 50})
+        expect(workspace.toast).to_contain_text("El archivo no es un audio legible")
+        shown = time.monotonic()
         workspace.upload("shcc-01", SILENCE)
         workspace.wait_for_pushed_cell("shcc-01", "rejected", timeout_ms=LIVE_TIMEOUT_MS)
+        if time.monotonic() - shown < TOAST_SECONDS - 1:  # else the toast's own timer may have hidden it
+            assert workspace.toast.is_hidden(), "the newer result left the earlier toast up"
         rejected = workspace.take_cell("shcc-01").locator(".latest-take")
         expect(rejected.locator('[data-take-status="rejected"]')).to_contain_text("Rechazada")
         expect(rejected.locator(".findings .fatal")).to_contain_text("No se encontró habla")
@@ -249,6 +258,7 @@ def test_recording_in_the_studio_makes_a_validated_take_and_moves_on(
         with workspace.page.expect_response(re.compile(r"/sentences/shcc-06/takes/$")) as upload:
             workspace.page.keyboard.press("r")
         assert upload.value.status == 201
+        assert workspace.upload_progress_shown() >= 1  # the recorded take's upload, shown in its row
         take = expect_validated_live(workspace, "shcc-06")
         workspace.expect_current_row(after[0])  # auto-advance: the next sentence without a take
         expect(studio.locator("#studio-prompt")).to_have_text(sentence(after[0]).text)

@@ -14,12 +14,16 @@ WORKSPACE_PATH = "/labeling/"
 LOGIN_PATH = "/accounts/login/"
 
 # Recorded by the page itself: whether the htmx websocket extension has opened its
-# socket (so a test never uploads before the page can hear about the validation), and
-# every message it swapped in.
+# socket (so a test never uploads before the page can hear about the validation), every
+# message it swapped in, and each time an upload showed its progress.
 WS_SPY_SCRIPT = """
 window.__voicelabWsMessages = [];
 document.addEventListener('htmx:wsOpen', () => { window.__voicelabWsOpen = true; });
 document.addEventListener('htmx:wsAfterMessage', (event) => { window.__voicelabWsMessages.push(event.detail.message); });
+window.__uploadProgressShown = 0;  // how often a row's upload progress bar came out of hiding
+new MutationObserver((records) => {
+  for (const r of records) if (r.target.classList.contains('upload-progress') && r.oldValue !== null) window.__uploadProgressShown++;
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ['hidden'], attributeOldValue: true });
 """
 
 
@@ -90,6 +94,9 @@ class Workspace:
             arg=[f'id="take-{sentence_id}"', f'data-take-status="{status}"'],
             timeout=timeout_ms,
         )
+
+    def upload_progress_shown(self) -> int:
+        return self.page.evaluate("window.__uploadProgressShown")
 
     def wait_for_recorded_seconds(self, seconds: float) -> None:
         """Wait until the studio's timer ("m:ss,d") shows at least ``seconds``."""
