@@ -167,13 +167,13 @@ DEFAULT_SECONDS_PER_STEP = {"walk": 2.2, "gradient": 16.0}
 DEFAULT_SETUP_SECONDS = 90.0
 MIN_STEPS_MEASURED = 3  # a walk with fewer steps says little about their pace
 MEASURED_WALKS = 10  # the most recent walks an estimate averages
+LONG_RUN_SECONDS = 3600
 
 
 @dataclass(frozen=True)
 class RunEstimate:
     """How long a run would take on this lab, and what the figure rests on."""
 
-    optimizer: str
     steps: int
     styles: int
     seconds_per_step: dict[str, float]  # walk and gradient
@@ -194,14 +194,20 @@ class RunEstimate:
     def seconds(self) -> float:
         return self.styles * self.seconds_per_style
 
+    @property
+    def is_long(self) -> bool:
+        """Long enough that the page suggests a shorter run."""
+        return self.seconds > LONG_RUN_SECONDS
+
 
 def estimate_run(*, styles: Sequence[str], steps: int | None, optimizer: str | None) -> RunEstimate:
     """The time a run of ``styles`` would take, from the pace of this lab's recent walks of each
     optimizer (their seconds of searching over their steps), else the defaults."""
     search = run_config(styles=styles, steps=steps, optimizer=optimizer).evolution
-    gradient_steps = {"gradient": search.steps, "walk": 0}.get(
-        search.optimizer, min(search.gradient_steps, search.steps)
-    )
+    if search.optimizer == "hybrid":
+        gradient_steps = min(search.gradient_steps, search.steps)
+    else:
+        gradient_steps = search.steps if search.optimizer == "gradient" else 0
     paces, measured = {}, 0
     for kind, default in DEFAULT_SECONDS_PER_STEP.items():
         walks = StyleRun.objects.filter(
@@ -211,7 +217,6 @@ def estimate_run(*, styles: Sequence[str], steps: int | None, optimizer: str | N
         paces[kind] = statistics.median(rates) if rates else default
         measured += len(rates)
     return RunEstimate(
-        optimizer=search.optimizer,
         steps=search.steps,
         styles=len(styles),
         seconds_per_step=paces,

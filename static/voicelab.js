@@ -113,7 +113,6 @@
       currentRow = null;
       if (again) select(again);
     }
-    countRemaining();
   });
 
   // ---- the studio: the current sentence, what is left, skip and auto-advance -------------
@@ -163,12 +162,13 @@
   }
   countRemaining();
 
-  // Every new take cell (an upload's answer, a websocket push, a poll): a final result
+  // Whatever htmx swaps in (the filtered table, a take cell) may change what is left to record.
+  // A new take cell (an upload's answer, a websocket push, a poll) with a final result also
   // replaces what a toast said about that sentence, and a valid take moves the studio on.
   document.addEventListener("htmx:load", (event) => {
+    countRemaining();
     const cell = event.detail.elt;
     if (!cell.classList || !cell.classList.contains("take-cell")) return;
-    countRemaining();
     const sentenceId = cell.id.slice("take-".length);
     const status = cell.dataset.latestStatus;
     if (!FINAL.includes(status)) return;
