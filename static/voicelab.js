@@ -189,13 +189,35 @@
     bar.value = total ? Math.round((100 * loaded) / total) : 0;
   }
 
+  // An answer can arrive after the websocket already pushed this take's result (the worker
+  // may validate before the upload's own answer is read): a take cell showing the same take
+  // still pending must not put back what the page already moved past.
+  function isStale(html, cell) {
+    if (!cell || !FINAL.includes(cell.dataset.latestStatus)) return false;
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const incoming = template.content.querySelector(".take-cell");
+    return Boolean(incoming) && incoming.dataset.latestTake === cell.dataset.latestTake
+      && !FINAL.includes(incoming.dataset.latestStatus);
+  }
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (target && target.classList.contains("take-cell") && isStale(event.detail.serverResponse, target)) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   document.addEventListener("htmx:beforeRequest", (event) => {
     if (event.detail.elt.classList.contains("upload-form")) awaiting.add(sentenceOf(event.detail.elt));
   });
   document.addEventListener("htmx:xhr:progress", (event) => {
     if (event.detail.lengthComputable) showProgress(event.target.closest(".take-cell"), event.detail.loaded, event.detail.total);
   });
-  document.addEventListener("htmx:afterRequest", (event) => showProgress(event.target.closest(".take-cell"), null));
+  document.addEventListener("htmx:afterRequest", (event) => {
+    showProgress(event.target.closest(".take-cell"), null);
+    if (!event.detail.successful && event.detail.elt.classList.contains("upload-form")) awaiting.delete(sentenceOf(event.detail.elt));
+  });
 
   // ---- recording ------------------------------------------------------------------------
   // Browsers record compressed audio (WebM/Opus) that libsndfile cannot read, so the take
@@ -244,17 +266,23 @@
       xhr.setRequestHeader("HX-Request", "true");
       xhr.upload.onprogress = (event) => showProgress(takeCell(sentenceId), event.loaded, event.total);
       xhr.onloadend = () => { showProgress(takeCell(sentenceId), null); resolve(); };
-      xhr.onerror = () => toast(gettext("The lab could not be reached: check the connection and try again."), "error", sentenceId);
+      xhr.onerror = () => {
+        awaiting.delete(sentenceId);
+        toast(gettext("The lab could not be reached: check the connection and try again."), "error", sentenceId);
+      };
       xhr.onload = () => {
         if (xhr.status >= 400) {
+          awaiting.delete(sentenceId);
           toast(xhr.responseText || interpolate(gettext("Upload refused (HTTP %s)."), [xhr.status]), "error", sentenceId);
           return;
         }
-        awaiting.add(sentenceId);
-        htmx.swap("#take-" + sentenceId, xhr.responseText, { swapStyle: "outerHTML" });
+        if (!isStale(xhr.responseText, takeCell(sentenceId))) {
+          htmx.swap("#take-" + sentenceId, xhr.responseText, { swapStyle: "outerHTML" });
+        }
         const notice = JSON.parse(xhr.getResponseHeader("HX-Trigger") || "{}")[NOTICE];
         if (notice) toast(notice, "info", sentenceId);
       };
+      awaiting.add(sentenceId); // before sending: the result may be pushed before the answer is read
       xhr.send(form);
     });
   }

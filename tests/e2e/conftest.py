@@ -52,6 +52,7 @@ CHROMIUM_ARGS = [
 # API keeps its loop in another greenlet of the main thread, so the check misfires for
 # the (synchronous) database calls the browser tests make between page actions.
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+PAGE_TIMEOUT_MS = 20_000  # for any one thing a page is expected to show or do
 
 
 # The processes started this session, whose logs a failing test's report shows.
@@ -387,13 +388,17 @@ def browser(espeak_wav: Callable[..., Path]) -> Iterator[Browser]:
 @pytest.fixture
 def workspace(browser: Browser, asgi_server: str) -> Iterator[Workspace]:
     """A fresh browser context on the lab (no cookies), wrapped in the workspace page object."""
+    from playwright.sync_api import expect
+
     from .workspace import WS_SPY_SCRIPT, Workspace
 
+    # Generous: what a page shows next may wait on a busy two-core machine's other processes.
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     context = browser.new_context(base_url=asgi_server, viewport={"width": 1400, "height": 1000})
     context.grant_permissions(["microphone"], origin=asgi_server)
     context.add_init_script(WS_SPY_SCRIPT)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
     try:
         yield Workspace(page)
     finally:

@@ -16,7 +16,7 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 from django.contrib.auth.models import User
 from django.template.defaultfilters import floatformat
 from django.utils import translation
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from labeling.models import Recording, Sentence, StyleLabel
 from tests.sounds import wav_bytes
@@ -273,6 +273,40 @@ def test_recording_in_the_studio_makes_a_validated_take_and_moves_on(
     assert take.duration_seconds is not None and 2.4 < take.duration_seconds < 6
     expect(row.locator(".record-button")).to_have_text("● Grabar")
     expect(workspace.take_cell("shcc-06").locator("svg.waveform path")).to_have_count(1)
+
+
+def test_a_take_validated_before_its_upload_is_answered_still_moves_the_studio_on(
+    annotator_workspace: Workspace, celery_worker: LabProcess, label: Labeler
+) -> None:
+    """The worker can validate a take before the browser reads the upload's own answer (a
+    busy machine): the pushed result moves the studio on, and the late answer, which shows
+    the same take still pending, does not put it back."""
+    label("shcc-08", "amable")
+    workspace = annotator_workspace
+    workspace.open(category=CALL_CENTER)
+    ids = workspace.sentence_ids()
+    after = ids[ids.index("shcc-08") + 1]
+    page = workspace.page
+
+    def answer_after_the_push(route: Route) -> None:
+        answer = route.fetch()
+        workspace.wait_for_pushed_cell("shcc-08", "valid", timeout_ms=LIVE_TIMEOUT_MS)
+        route.fulfill(response=answer)
+
+    page.route(re.compile(r"/sentences/shcc-08/takes/$"), answer_after_the_push)
+    with workspace.same_page_load():
+        workspace.row("shcc-08").locator("td.text").click()
+        page.keyboard.press("r")
+        workspace.wait_for_recorded_seconds(2.5)
+        page.keyboard.press("r")
+        page.wait_for_function("() => window.__answersRead.some((url) => url.endsWith('/shcc-08/takes/'))")
+        # Read at once, before the pending cell's poll (every 4 s) could set things right by itself.
+        shown = page.evaluate(
+            """() => ({current: document.querySelector('.sentence-row.current').id,
+                       status: document.getElementById('take-shcc-08').dataset.latestStatus})"""
+        )
+        assert shown == {"current": f"row-{after}", "status": "valid"}
+        expect(workspace.take_cell("shcc-08").locator('[data-take-status="valid"]')).to_have_text(VALIDATED_BADGE)
 
 
 def test_the_studio_stops_by_itself_after_trailing_silence(

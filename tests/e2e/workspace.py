@@ -15,7 +15,8 @@ LOGIN_PATH = "/accounts/login/"
 
 # Recorded by the page itself: whether the htmx websocket extension has opened its
 # socket (so a test never uploads before the page can hear about the validation), every
-# message it swapped in, and each time an upload showed its progress.
+# message it swapped in, each time an upload showed its progress, and each request whose
+# answer the page has finished reading (its own handlers ran before ``loadend``).
 WS_SPY_SCRIPT = """
 window.__voicelabWsMessages = [];
 document.addEventListener('htmx:wsOpen', () => { window.__voicelabWsOpen = true; });
@@ -24,6 +25,12 @@ window.__uploadProgressShown = 0;  // how often a row's upload progress bar came
 new MutationObserver((records) => {
   for (const r of records) if (r.target.classList.contains('upload-progress') && r.oldValue !== null) window.__uploadProgressShown++;
 }).observe(document, { subtree: true, attributes: true, attributeFilter: ['hidden'], attributeOldValue: true });
+window.__answersRead = [];
+const send = XMLHttpRequest.prototype.send;
+XMLHttpRequest.prototype.send = function (...args) {
+  this.addEventListener('loadend', () => { window.__answersRead.push(this.responseURL); });
+  return send.apply(this, args);
+};
 """
 
 
