@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
 
+from accounts.selectors import reading_language
 from distillation.models import DistillationRun, StyleRun
-from distillation.services.live import history, run_group, run_state
+from distillation.services.live import history, readable, run_group, run_state
 
 VIEW_PERMISSION = "distillation.view_distillationrun"
 
@@ -27,6 +30,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=4401)
         if not await database_sync_to_async(user.has_perm)(VIEW_PERMISSION):
             return await self.close(code=4403)
+        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+        self.language = await database_sync_to_async(reading_language)(user=user, cookie=cookie)
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -47,15 +52,19 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         events = [event for event in message["events"] if event["step"] > last]
         if events:
             self.sent[message["style"]] = events[-1]["step"]
-        await self.send_json(
-            {"type": "steps", "style": message["style"], "events": events, "progress": message["progress"]}
-        )
+        progress = self._readable(message["progress"])
+        await self.send_json({"type": "steps", "style": message["style"], "events": events, "progress": progress})
 
     async def run_status(self, message: dict) -> None:
-        await self.send_json({"type": "status", "run": message["run"]})
+        await self.send_json({"type": "status", "run": self._readable(message["run"])})
 
     async def run_preview(self, message: dict) -> None:
         await self.send_json({"type": "preview", "style": message["style"], "preview": message["preview"]})
+
+    def _readable(self, state: dict) -> dict:
+        """Errors in the language this socket's reader reads the lab in."""
+        with translation.override(self.language):
+            return readable(state)
 
     @database_sync_to_async
     def _snapshot(self) -> dict | None:
@@ -64,7 +73,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             return None
         style_runs = list(StyleRun.objects.filter(run=run).select_related("run"))
         return {
-            "run": run_state(run),
+            "run": self._readable(run_state(run)),
             "history": history(style_runs),
             "previews": {style_run.style: style_run.preview for style_run in style_runs if style_run.preview},
         }

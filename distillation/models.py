@@ -28,6 +28,9 @@ class Status(models.TextChoices):
 
 
 FINISHED = (Status.CANCELLED, Status.FAILED, Status.SUCCEEDED)
+# Why it failed, kept as the engine's Message (``Message.as_dict``): the English template and
+# its values, so that each reader sees it in their language (``voicelab.i18n.translated``).
+ERROR_HELP = "Why it failed: Message.as_dict(), shown translated."
 
 
 class DistillationRun(models.Model):
@@ -57,7 +60,7 @@ class DistillationRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.REFERENCE)
     cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
+    error = models.JSONField(null=True, blank=True, help_text=ERROR_HELP)
     # The pipeline's settings as they were resolved when the run was launched (the launching
     # process's environment included): every stage runs exactly these. Styles, steps and seed
     # are also columns above, for the pages; the launch writes both from the same config.
@@ -122,7 +125,7 @@ class StyleRun(models.Model):
     worker = models.CharField(max_length=255, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    error = models.JSONField(null=True, blank=True, help_text=ERROR_HELP)
     preview = models.JSONField(default=dict, blank=True, help_text="Prosody of the target vs the current best.")
     phase = models.CharField(
         max_length=100,

@@ -29,8 +29,10 @@ from distillation.services.jobs import Job
 from distillation.services.live import StepRecorder, announce, broadcast
 from distillation.services.material import build_references
 from distillation.services.teacher import configured_teacher
+from voicelab.engine.config import get_style
 from voicelab.engine.errors import CLEAR_ERRORS
 from voicelab.engine.evolution import Phase, StepEvent
+from voicelab.engine.messages import Message, gettext_noop, message_of
 from voicelab.engine.pipeline import Pipeline
 from voicelab.engine.preview import ProsodyPreview
 
@@ -41,21 +43,33 @@ LEASE = timedelta(seconds=60)
 MAX_WALK_ATTEMPTS = 3
 RENEW_SECONDS = 15.0
 PREVIEW_SECONDS = 10.0  # a rendering and two pitch tracks: not on every improvement
+STAGE_FAILED = {
+    DistillationRun.Stage.REFERENCE: gettext_noop("Stage 1: {problem}"),
+    DistillationRun.Stage.VALIDATE: gettext_noop("Stage 3: {problem}"),
+}
 
 
 def _pipeline(run: DistillationRun) -> Pipeline:
     return Pipeline(run.pipeline_config(), settings.VOICELAB_MODELS_DIR)
 
 
-def _unexpected(exc: Exception) -> str:
-    """A bug, not bad input: the traceback goes to the worker's log, a line to the operator."""
+def _problem(exc: Exception) -> Message:
+    """What the operator reads of a failure: a clear error's own message; for a bug (not bad
+    input) a line saying so, its traceback in the worker's log. Called while handling ``exc``."""
+    if isinstance(exc, CLEAR_ERRORS):
+        return message_of(exc)
     log.exception("Distillation step failed unexpectedly")
-    return f"unexpected error ({type(exc).__name__}: {exc}); the worker's log has the details."
+    return Message(
+        "unexpected error ({kind}: {detail}); the worker's log has the details.",
+        {"kind": type(exc).__name__, "detail": str(exc)},
+    )
 
 
-def _fail(run: DistillationRun, message: str) -> None:
-    _end_stage(run, status=Status.FAILED, error=message, finished_at=timezone.now())
-    run.style_runs.exclude(status__in=FINISHED).update(status=Status.FAILED, error=message)
+def _fail(run: DistillationRun, stage: str, exc: Exception) -> None:
+    """End the run at ``stage`` with why, and every walk not finished with it."""
+    error = Message(STAGE_FAILED[stage], {"problem": _problem(exc)}).as_dict()
+    _end_stage(run, status=Status.FAILED, error=error, finished_at=timezone.now())
+    run.style_runs.exclude(status__in=FINISHED).update(status=Status.FAILED, error=error)
     announce(run)
 
 
@@ -104,11 +118,8 @@ def prepare(*, run_id: int, worker: str) -> list[Job]:
             elif run.source == DistillationRun.Source.CLIP:
                 clip = Path(run.reference_audio.path)
             build_references(_pipeline(run), teacher=teacher, clip=clip)
-    except CLEAR_ERRORS as exc:
-        _fail(run, f"Stage 1: {exc}")
-        return []
-    except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
-        _fail(run, f"Stage 1: {_unexpected(exc)}")
+    except Exception as exc:  # noqa: BLE001 - a bug is logged, and the run ends with a line saying so
+        _fail(run, DistillationRun.Stage.REFERENCE, exc)
         return []
     _end_stage(run, stage=DistillationRun.Stage.EVOLVE)
     announce(run)
@@ -138,7 +149,7 @@ def claim(*, style_run_id: int, worker: str) -> Claim:
         lease_until=now + LEASE,
         attempts=F("attempts") + 1,
         started_at=Coalesce("started_at", now),
-        error="",
+        error=None,
     )
     if taken:
         return Claim.CLAIMED
@@ -241,11 +252,8 @@ def evolve(*, style_run_id: int, worker: str) -> list[Job]:
                 should_stop=watcher.cancelled,
             )
             watcher.show()
-    except CLEAR_ERRORS as exc:
-        style_run.error = str(exc)
-        return _finish_walk(style_run, Status.FAILED)
-    except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
-        style_run.error = _unexpected(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug is logged, and the walk ends with a line saying so
+        style_run.error = _problem(exc).as_dict()
         return _finish_walk(style_run, Status.FAILED)
     style_run.start_score, style_run.origin = state.start_score, state.origin
     style_run.best_score, style_run.step = state.best_score.score, state.step
@@ -270,19 +278,28 @@ def _finish_walk(style_run: StyleRun, status: Status) -> list[Job]:
     return _update_run_status(style_run.run)
 
 
-def status_from_walks(walks: Sequence[tuple[str, str, str]], *, cancel_requested: bool) -> tuple[Status, str]:
-    """A run's status from its walks' (status, style, error), and the error of a failed run.
-    SUCCEEDED means every walk did: Stage 3 comes next."""
+def status_from_walks(
+    walks: Sequence[tuple[str, str, dict | None]], *, cancel_requested: bool
+) -> tuple[Status, Message | None]:
+    """A run's status from its walks' (status, style, error), and the error of a failed run:
+    each failed style's. SUCCEEDED means every walk did: Stage 3 comes next."""
     statuses = {status for status, _, _ in walks}
     if not statuses <= set(FINISHED):
-        return (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.RUNNING), ""
+        return (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.RUNNING), None
     if Status.FAILED in statuses:
-        return Status.FAILED, "; ".join(
-            f"{style}: {error}" for status, style, error in walks if status == Status.FAILED
+        failed = [(style, error) for status, style, error in walks if status == Status.FAILED]
+        each_style = "; ".join(f"{{style{i}}}: {{problem{i}}}" for i in range(len(failed)))
+        return Status.FAILED, Message(
+            each_style,
+            {
+                name: value
+                for i, (style, error) in enumerate(failed)
+                for name, value in ((f"style{i}", get_style(style).label), (f"problem{i}", Message.from_dict(error)))
+            },
         )
     if cancel_requested or Status.CANCELLED in statuses:
-        return Status.CANCELLED, ""
-    return Status.SUCCEEDED, ""
+        return Status.CANCELLED, None
+    return Status.SUCCEEDED, None
 
 
 def _update_run_status(run: DistillationRun) -> list[Job]:
@@ -300,7 +317,7 @@ def _update_run_status(run: DistillationRun) -> list[Job]:
         else:
             run.status = status
             if status in FINISHED:
-                run.finished_at, run.error = timezone.now(), error or run.error
+                run.finished_at, run.error = timezone.now(), error.as_dict() if error else run.error
         run.save()
     announce(run)
     return jobs
@@ -328,10 +345,8 @@ def validate(*, run_id: int, worker: str) -> None:
     try:
         with _lease(DistillationRun, run.pk, worker):
             report = _pipeline(run).validate()
-    except CLEAR_ERRORS as exc:
-        return _fail(run, f"Stage 3: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a bug: logged, and the run ends with a line saying so
-        return _fail(run, f"Stage 3: {_unexpected(exc)}")
+    except Exception as exc:  # noqa: BLE001 - a bug is logged, and the run ends with a line saying so
+        return _fail(run, DistillationRun.Stage.VALIDATE, exc)
     _end_stage(
         run,
         report=report.as_dict(),
@@ -370,8 +385,11 @@ def interrupt_orphans(*, worker: str | None = None) -> list[Job]:
                 status=Status.FAILED,
                 lease_until=None,
                 finished_at=now,
-                error=f"its worker died {style_run.attempts} times in a row while walking it (last: "
-                f"{style_run.worker}); not resumed again. The worker's log says how it died.",
+                error=Message(
+                    "its worker died {attempts} times in a row while walking it (last: {worker}); "
+                    "not resumed again. The worker's log says how it died.",
+                    {"attempts": style_run.attempts, "worker": style_run.worker},
+                ).as_dict(),
             )
         else:
             StyleRun.objects.filter(pk=style_run.pk).update(status=Status.INTERRUPTED, lease_until=None)

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from distillation.models import DistillationRun, EvolutionStep, StyleRun
 from voicelab.engine.evolution import StepEvent
+from voicelab.i18n import translated
 
 HISTORY_POINTS = 2000
 FLUSH_SECONDS = 0.5  # at most two chart updates a second, however fast the walk
@@ -59,6 +60,15 @@ def run_state(run: DistillationRun) -> dict:
         "has_report": run.report is not None,
         "styles": [style_state(style_run) for style_run in run.style_runs.all()],
     }
+
+
+def readable(state: dict) -> dict:
+    """A run's or a walk's state (``run_state``, ``style_state``) with its errors in the
+    active language, as its reader sees them."""
+    readable_state = {**state, "error": translated(state["error"]) if state.get("error") else ""}
+    if "styles" in state:
+        readable_state["styles"] = [readable(style) for style in state["styles"]]
+    return readable_state
 
 
 def announce(run: DistillationRun) -> None:

@@ -19,11 +19,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from labeling.models import Recording, Sentence, StyleLabel
 from labeling.services.labels import set_style_label
 from labeling.services.takes import TakeRejected, add_take, read_take_audio
 from voicelab.engine.config import STYLES
+from voicelab.i18n import translated
 
 EXPORT_JSON = "voicelab_export.json"
 METADATA_CSV = "metadata.csv"
@@ -112,23 +114,29 @@ class ImportResult:
 
 
 def _check_record(index: int, record: object, sentences: dict[str, Sentence]) -> list[str]:
-    where = f"record {index + 1}"
+    where = _("record {number}").format(number=index + 1)
     if not isinstance(record, dict):
-        return [f"{where} is not an object"]
+        return [_("{where} is not an object").format(where=where)]
     problems = [
-        f"{where} lacks “{key}”" if key not in record else f"{where}: “{key}” must be text"
+        (_("{where} lacks “{key}”") if key not in record else _("{where}: “{key}” must be text")).format(
+            where=where, key=key
+        )
         for key in ("sentence_id", "style_label")
         if not isinstance(record.get(key), str)
     ]
     if problems:
         return problems
     if record["sentence_id"] not in sentences:
-        problems.append(f"{where}: unknown sentence “{record['sentence_id']}” (import the corpus first)")
+        problems.append(
+            _("{where}: unknown sentence “{sentence}” (import the corpus first)").format(
+                where=where, sentence=record["sentence_id"]
+            )
+        )
     if record["style_label"] not in STYLES:
-        problems.append(f"{where}: unknown style “{record['style_label']}”")
+        problems.append(_("{where}: unknown style “{style}”").format(where=where, style=record["style_label"]))
     recording = record.get("recording")
     if recording is not None and not (isinstance(recording, dict) and isinstance(recording.get("path"), str)):
-        problems.append(f"{where}: “recording” must be null or an object with a path")
+        problems.append(_("{where}: “recording” must be null or an object with a path").format(where=where))
     return problems
 
 
@@ -136,9 +144,9 @@ def _parse_records(raw: bytes) -> list[dict]:
     try:
         records = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExchangeError([f"The file is not valid JSON: {exc}"]) from None
+        raise ExchangeError([_("The file is not valid JSON: {reason}").format(reason=exc)]) from None
     if not isinstance(records, list):
-        raise ExchangeError(["The JSON must be a list of sentence records, as the export writes it."])
+        raise ExchangeError([_("The JSON must be a list of sentence records, as the export writes it.")])
     return records
 
 
@@ -149,7 +157,7 @@ def _read_archive(data: bytes) -> tuple[list[dict], dict[str, bytes]]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = set(archive.namelist())
         if EXPORT_JSON not in names:
-            raise ExchangeError([f"The zip has no {EXPORT_JSON}: is it a Voice Lab export?"])
+            raise ExchangeError([_("The zip has no {name}: is it a Voice Lab export?").format(name=EXPORT_JSON)])
         records = _parse_records(archive.read(EXPORT_JSON))
         wavs = {
             f"recordings/{Path(name).name}": archive.read(name)
@@ -171,7 +179,7 @@ def _check_wavs(wavs: dict[str, bytes], records: list[dict]) -> list[str]:
         try:
             read_take_audio(_upload(path, wavs[path]))
         except TakeRejected as exc:
-            problems.append(f"{path}: {exc}")
+            problems.append(f"{path}: {translated(exc)}")
     return sorted(problems)
 
 
@@ -235,7 +243,9 @@ def import_export(*, data: bytes, user: AbstractBaseUser | None) -> ImportResult
         for record in records:
             sentence = sentences[record["sentence_id"]]
             if "text" in record and record["text"] != sentence.text:
-                result.warnings.append(f"{sentence.sentence_id}: the text differs from this lab's corpus.")
+                result.warnings.append(
+                    _("{sentence}: the text differs from this lab's corpus.").format(sentence=sentence.sentence_id)
+                )
             if sentence.style != record["style_label"]:
                 set_style_label(
                     sentence=sentence, style=record["style_label"], user=user, method=StyleLabel.Method.IMPORT

@@ -80,7 +80,7 @@ def test_a_broken_tensor_or_wrong_active_style_changes_nothing(evolved: dict, en
             env_file=env_file,
             active="neutral",
         )
-    with pytest.raises(DeployError, match="active style 'empatico'"):
+    with pytest.raises(DeployError, match="active style “empatico”"):
         deploy(
             evolved=evolved,
             passed={"neutral": True, "amable": True},

@@ -12,10 +12,13 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from accounts.services import choose_language
 from distillation.models import DistillationRun
-from distillation.services.live import StepRecorder, broadcast
+from distillation.services.live import StepRecorder, announce, broadcast
 from voicelab.asgi import application
 from voicelab.engine.evolution import StepEvent
+from voicelab.engine.messages import Message
+from voicelab.engine.reference import NotEnoughMaterial, select
 
 from .factories import make_run
 
@@ -169,3 +172,49 @@ def test_a_socket_idle_longer_than_redis_blocking_reads_still_hears_the_run(clie
             await socket.disconnect()
 
     assert asyncio.run(scenario())["events"][0]["score"] == 42.0
+
+
+@pytest.mark.spanish
+def test_a_runs_error_reaches_each_watcher_in_their_language(client: Client, operator, django_user_model) -> None:
+    """The worker stores and sends the engine's Message; each socket reads it in its reader's
+    language (Spanish by default, English for whoever chose it), numbers their way."""
+    run = make_run(operator)
+    english_operator = django_user_model.objects.create_user("olga", password="x")
+    english_operator.groups.set(operator.groups.all())
+    choose_language(user=english_operator, language="en")
+    spanish_cookie, english_cookie = login(client, operator), login(Client(), english_operator)
+    with pytest.raises(NotEnoughMaterial) as raised:
+        select([], min_seconds=20, max_seconds=30)
+    shortage = raised.value.args[0]
+
+    async def scenario() -> list[tuple[str, str]]:
+        sockets = [communicator(run.pk, spanish_cookie), communicator(run.pk, english_cookie)]
+        heard = []
+        for socket in sockets:
+            assert (await socket.connect(timeout=5))[0]
+            await socket.receive_json_from(timeout=5)  # the history: no error yet
+        try:
+            await sync_to_async(fail_the_run)(run, Message("Stage 1: {problem}", {"problem": shortage}))
+            for socket in sockets:
+                status = await socket.receive_json_from(timeout=5)
+                heard.append((status["run"]["error"], status["run"]["styles"][0]["error"]))
+            return heard
+        finally:
+            for socket in sockets:
+                await socket.disconnect()
+
+    spanish, english = asyncio.run(scenario())
+    assert (
+        spanish
+        == ("Etapa 1: Solo 0,0 s de habla validada (de 0 de 0 tomas); la referencia necesita 20 s: faltan 20,0 s.",) * 2
+    )
+    assert (
+        english
+        == ("Stage 1: Only 0.0 s of validated speech (from 0 of 0 takes); the reference needs 20 s: 20.0 s more.",) * 2
+    )
+
+
+def fail_the_run(run: DistillationRun, error: Message) -> None:
+    DistillationRun.objects.filter(pk=run.pk).update(status="failed", error=error.as_dict())
+    run.style_runs.update(status="failed", error=error.as_dict())
+    announce(DistillationRun.objects.get(pk=run.pk))

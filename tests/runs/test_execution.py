@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from distillation.models import DistillationRun, EvolutionStep, Status, StyleRun
 from distillation.services import execution
@@ -17,11 +17,18 @@ from distillation.services.execution import Claim, WalkBusy, claim, evolve, inte
 from distillation.services.jobs import Job, Kind
 from distillation.services.live import StepRecorder
 from distillation.services.runs import cancel_run, launch_run, resume_run
+from voicelab.engine.messages import Message
 from voicelab.engine.voices import load_voice
+from voicelab.i18n import translated
 
 from .factories import make_run
 
 pytestmark = pytest.mark.django_db
+
+
+def english(error: dict) -> str:
+    """A stored error as the logs and the CLI read it."""
+    return str(Message.from_dict(error))
 
 
 def ids(jobs: list[Job], kind: Kind) -> list[int]:
@@ -172,7 +179,9 @@ def test_stage_1_without_material_fails_the_run_with_the_reason(lab: Path, neutr
         path.unlink()
     assert prepare(run_id=run.pk, worker="test@here") == []  # no walk may start
     run.refresh_from_db()
-    assert run.status == Status.FAILED and run.error.startswith("Stage 1: neutral: Only 0.0 s")
+    assert run.status == Status.FAILED and english(run.error).startswith("Stage 1: neutral: Only 0.0 s")
+    with translation.override("es"):  # each reader sees it in their language, numbers their way
+        assert translated(run.error).startswith("Etapa 1: neutral: Solo 0,0 s de habla validada")
     assert run.style_runs.get().status == Status.FAILED
 
 
@@ -188,7 +197,7 @@ def test_a_bug_in_a_stage_fails_the_run_with_one_line_not_a_hung_run(
     assert prepare(run_id=run.pk, worker="test@here") == []  # no walk may start
     run.refresh_from_db()
     assert run.status == Status.FAILED
-    assert run.error == "Stage 1: unexpected error (KeyError: 'segments'); the worker's log has the details."
+    assert english(run.error) == "Stage 1: unexpected error (KeyError: 'segments'); the worker's log has the details."
 
 
 def test_a_walk_whose_worker_keeps_dying_is_failed_not_resumed_forever(operator, lab: Path) -> None:
@@ -201,9 +210,9 @@ def test_a_walk_whose_worker_keeps_dying_is_failed_not_resumed_forever(operator,
         if attempt < execution.MAX_WALK_ATTEMPTS:
             assert ids(recovered, Kind.WALK) == [walk.pk] and walk.status == Status.INTERRUPTED
     assert ids(recovered, Kind.WALK) == [] and walk.status == Status.FAILED
-    assert walk.error.startswith(f"its worker died {execution.MAX_WALK_ATTEMPTS} times in a row")
+    assert english(walk.error).startswith(f"its worker died {execution.MAX_WALK_ATTEMPTS} times in a row")
     run.refresh_from_db()
-    assert run.status == Status.FAILED and "died 3 times" in run.error
+    assert run.status == Status.FAILED and english(run.error).startswith("Neutral: its worker died 3 times")
 
 
 def test_a_stage_is_held_by_one_worker_and_recovered_when_its_worker_dies(operator, lab: Path) -> None:

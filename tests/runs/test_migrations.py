@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from voicelab.engine.config import PipelineConfig
+from voicelab.engine.messages import Message
 
 BEFORE = ("distillation", "0004_run_config")
 AFTER = ("distillation", "0005_walk_phase_and_clip_source")
@@ -52,5 +53,39 @@ def test_runs_frozen_before_the_optimizer_setting_resume_as_walks() -> None:
     assert (config.evolution.optimizer, config.evolution.steps) == ("walk", 500)
     assert config.evolution.base_voices == ("ef_dora", "em_alex", "em_santa")
     assert (config.thresholds.speaker_similarity, config.thresholds.naturalness) == (0.75, 3.5)  # CAM++'s marks
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_errors_stored_as_text_read_the_same_as_messages_and_back() -> None:
+    """0007: a run's and a walk's English error become Messages that read exactly as they did
+    (braces included); migrating back gives the text again."""
+    before, after = ("distillation", "0006_style_labels"), ("distillation", "0007_errors_as_messages")
+    text = "Stage 3: walk {neutral} failed; the worker's log has the details."
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    user = old.get_model("auth", "User").objects.create(username="earlier")
+    run = old.get_model("distillation", "DistillationRun").objects.create(
+        launched_by_id=user.pk, styles=["neutral"], steps=5, seed=3, config=EARLIER_RECORD, error=text
+    )
+    walk = old.get_model("distillation", "StyleRun").objects.create(run_id=run.pk, style="neutral", error=text)
+    clean = old.get_model("distillation", "StyleRun").objects.create(run_id=run.pk, style="amable")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+    new = executor.loader.project_state([after]).apps
+    errors = [
+        new.get_model("distillation", "DistillationRun").objects.get(pk=run.pk).error,
+        *(new.get_model("distillation", "StyleRun").objects.get(pk=pk).error for pk in (walk.pk, clean.pk)),
+    ]
+    assert [str(Message.from_dict(e)) for e in errors[:2]] == [text, text] and errors[2] is None
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    assert old.get_model("distillation", "StyleRun").objects.get(pk=walk.pk).error == text
+    assert old.get_model("distillation", "StyleRun").objects.get(pk=clean.pk).error == ""
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())

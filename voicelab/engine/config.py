@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from voicelab.engine.errors import EngineError
+from voicelab.engine.messages import Message
 
 # The styles are defined in styles.py, next to the rules takes are checked by (quality.py
 # reads them, and config must not import quality); they are imported from here too.
@@ -193,4 +194,6 @@ class PipelineConfig:
                 evolution=EvolutionSettings(**evolution),
             )
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"The stored settings cannot be read by this version ({exc}).") from None
+            raise ConfigError(
+                Message("The stored settings cannot be read by this version ({reason}).", {"reason": str(exc)})
+            ) from None

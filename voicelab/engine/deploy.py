@@ -79,12 +79,20 @@ def _check(evolved: Mapping[str, Path], passed: Mapping[str, bool], *, force: bo
     if not evolved:
         raise DeployError("There is nothing to deploy: no evolved voices.")
     if active not in evolved:
-        raise DeployError(f"The active style {active!r} is not among the deployed styles {', '.join(evolved)}.")
+        raise DeployError(
+            Message(
+                "The active style “{active}” is not among the deployed styles {styles}.",
+                {"active": active, "styles": ", ".join(evolved)},
+            )
+        )
     failing = [style for style in evolved if not passed.get(style, False)]
     if failing and not force:
         raise DeployError(
-            f"{', '.join(failing)} did not pass validation: deploy refused "
-            "(to deploy anyway, force it: --force, or the deploy form's tick box)."
+            Message(
+                "{styles} did not pass validation: deploy refused "
+                "(to deploy anyway, force it: --force, or the deploy form's tick box).",
+                {"styles": ", ".join(failing)},
+            )
         )
     for path in evolved.values():
         load_voice(path)  # VoiceError names the file and what is wrong with it

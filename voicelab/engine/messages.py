@@ -54,6 +54,16 @@ class Message:
         return cls(data["text"], values)
 
 
+def message_of(error: BaseException | Message | str) -> Message:
+    """The Message an error was raised with; else its text (a system error's, a fixed English
+    text) as a Message that reads exactly as it is, or translated where a catalog has it."""
+    if isinstance(error, BaseException):
+        error = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], Message) else str(error)
+    if isinstance(error, Message):
+        return error
+    return Message(error.replace("{", "{{").replace("}", "}}"))
+
+
 def _is_message(value: object) -> bool:
     return isinstance(value, Mapping) and set(value) == {"text", "values"}
 

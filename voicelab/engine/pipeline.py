@@ -23,6 +23,7 @@ from voicelab.engine.deploy import DeployReport, deploy
 from voicelab.engine.errors import EngineError
 from voicelab.engine.evolution import DESCRIBING_STOCK, Phase, StepEvent, VoiceEvolver, WalkState, ranked_starts
 from voicelab.engine.gradient import GradientSearch
+from voicelab.engine.messages import Message, message_of
 from voicelab.engine.pace import relative_pace, speech_rate
 from voicelab.engine.preview import listening_pair
 from voicelab.engine.reference import (
@@ -68,7 +69,9 @@ def _write_references(config: PipelineConfig, make: Callable[[str], Reference]) 
         try:
             reference = make(style)
         except NotEnoughMaterial as exc:
-            raise NotEnoughMaterial(f"{style}: {exc}") from None
+            raise NotEnoughMaterial(
+                Message("{style}: {problem}", {"style": style, "problem": message_of(exc)})
+            ) from None
         path = config.paths.reference_audio(style)
         write_reference(reference, path, speech_rate=speech_rate(reference))
         written[style] = path
@@ -78,7 +81,12 @@ def _write_references(config: PipelineConfig, make: Callable[[str], Reference]) 
 def load_target(config: PipelineConfig, style: str) -> Target:
     path = config.paths.reference_audio(style)
     if not path.is_file():
-        raise PipelineError(f"No reference audio for {style} at {path}: run the reference stage first.")
+        raise PipelineError(
+            Message(
+                "No reference audio for {style} at {path}: run the reference stage first.",
+                {"style": style, "path": str(path)},
+            )
+        )
     audio = read_audio(path)
     return Target.from_audio(audio.samples, audio.sample_rate)
 
@@ -260,7 +268,12 @@ class Pipeline:
         for style in config.styles:
             path = config.paths.evolved_voice(style)
             if not path.is_file():
-                raise PipelineError(f"No evolved voice for {style} at {path}: run the evolve stage first.")
+                raise PipelineError(
+                    Message(
+                        "No evolved voice for {style} at {path}: run the evolve stage first.",
+                        {"style": style, "path": str(path)},
+                    )
+                )
             voices[style] = load_voice(path)
         speak = create_synthesizer(assets, SynthesisConfig.for_device(throughput=False)).synthesize
         report_path = config.paths.validation_report()
@@ -293,7 +306,9 @@ class Pipeline:
         """The report Stage 3 wrote, for a deploy run on its own (``--stage deploy``)."""
         report_path = self.config.paths.validation_report()
         if not report_path.is_file():
-            raise PipelineError(f"No validation report at {report_path}: run the validate stage first.")
+            raise PipelineError(
+                Message("No validation report at {path}: run the validate stage first.", {"path": str(report_path)})
+            )
         return ValidationReport.read(report_path)
 
     # ---- Stage 4 --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pyloudnorm
 from voicelab.engine.audio import read_audio, resample, write_wav
 from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
+from voicelab.engine.messages import Message
 from voicelab.engine.prosody import speech_frames
 
 SAMPLE_RATE = 24_000  # Kokoro's
@@ -93,8 +94,17 @@ def select(clips: Sequence[Clip], *, min_seconds: float, max_seconds: float) -> 
         if total >= min_seconds:
             return chosen
     raise NotEnoughMaterial(
-        f"Only {total:.1f} s of validated speech (from {len(chosen)} of {len(clips)} takes); "
-        f"the reference needs {min_seconds:.0f} s: {min_seconds - total:.1f} s more."
+        Message(
+            "Only {total:.1f} s of validated speech (from {chosen} of {takes} takes); "
+            "the reference needs {needed:.0f} s: {missing:.1f} s more.",
+            {
+                "total": total,
+                "chosen": len(chosen),
+                "takes": len(clips),
+                "needed": min_seconds,
+                "missing": min_seconds - total,
+            },
+        )
     )
 
 
@@ -123,7 +133,10 @@ def clip_reference(samples: np.ndarray, sample_rate: int, *, min_seconds: float 
     seconds = len(speech) / SAMPLE_RATE
     if seconds < min_seconds:
         raise NotEnoughMaterial(
-            f"The clip holds {seconds:.1f} s of speech; a voice needs at least {min_seconds:.0f} s of it."
+            Message(
+                "The clip holds {seconds:.1f} s of speech; a voice needs at least {needed:.0f} s of it.",
+                {"seconds": seconds, "needed": min_seconds},
+            )
         )
     return Reference(normalize_loudness(speech), ())
 

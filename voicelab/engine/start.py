@@ -14,6 +14,7 @@ from itertools import combinations
 import torch
 
 from voicelab.engine.errors import EngineError
+from voicelab.engine.messages import Message
 from voicelab.engine.scoring import Target
 from voicelab.engine.stock import StockIndex
 from voicelab.engine.voices import interpolate, population_std
@@ -27,7 +28,9 @@ def nearest_voices(index: StockIndex, target: Target, *, among: Sequence[str], k
     """The ``k`` voices of ``among`` nearest to the target (both encoders' mean cosine)."""
     missing = sorted(set(among) - set(index.names))
     if missing:
-        raise StartError(f"Voices {', '.join(missing)} are not in the models folder: fetch them first.")
+        raise StartError(
+            Message("Voices {voices} are not in the models folder: fetch them first.", {"voices": ", ".join(missing)})
+        )
     ranked = index.nearest(target.embedding, target.campp, len(index.names))
     return [(name, similarity) for name, similarity in ranked if name in set(among)][:k]
 
