@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PATH = "/ws/labeling/takes/"
 ORIGIN = (b"origin", b"http://localhost")
+WAIT = 30  # seconds for a message that should come: generous, for a busy machine
 
 
 @pytest.fixture
@@ -45,11 +46,11 @@ def session_cookie(client: Client) -> tuple[bytes, bytes]:
 def test_validation_pushes_the_take_cell_out_of_band(annotator_client: Client, pending_take: Recording) -> None:
     async def scenario() -> str:
         communicator = WebsocketCommunicator(application, PATH, headers=[ORIGIN, session_cookie(annotator_client)])
-        connected, _ = await communicator.connect(timeout=5)
+        connected, _ = await communicator.connect(timeout=WAIT)
         assert connected
         try:
             await sync_to_async(validate_take)(recording=pending_take)
-            return await communicator.receive_from(timeout=10)
+            return await communicator.receive_from(timeout=WAIT)
         finally:
             await communicator.disconnect()
 
@@ -71,7 +72,7 @@ def try_connecting(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None
 
     async def scenario() -> tuple[bool, int | None]:
         communicator = WebsocketCommunicator(application, PATH, headers=headers)
-        connected, code = await communicator.connect(timeout=5)
+        connected, code = await communicator.connect(timeout=WAIT)
         await communicator.disconnect()
         return connected, code
 

@@ -26,6 +26,7 @@ from .factories import make_run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://localhost")
+WAIT = 30  # seconds for a message that should come: generous, for a busy machine
 
 
 def event(step: int, score: float, *, accepted: bool = False, best: float | None = None) -> StepEvent:
@@ -66,7 +67,7 @@ def test_only_operators_may_watch(who: str, code: int, client: Client, annotator
 
     async def scenario() -> tuple[bool, int | None]:
         socket = communicator(run.pk, cookie)
-        connected, closed_with = await socket.connect(timeout=5)
+        connected, closed_with = await socket.connect(timeout=WAIT)
         await socket.disconnect()
         return connected, closed_with
 
@@ -78,7 +79,7 @@ def test_a_run_that_does_not_exist_is_refused(client: Client, operator) -> None:
 
     async def scenario() -> tuple[bool, int | None]:
         socket = communicator(999_999, cookie)
-        connected, closed_with = await socket.connect(timeout=5)
+        connected, closed_with = await socket.connect(timeout=WAIT)
         await socket.disconnect()
         return connected, closed_with
 
@@ -92,10 +93,10 @@ def test_history_first_then_live_steps_without_gaps_or_duplicates(client: Client
 
     async def scenario() -> tuple[dict, dict, dict]:
         socket = communicator(run.pk, cookie)
-        connected, _ = await socket.connect(timeout=5)
+        connected, _ = await socket.connect(timeout=WAIT)
         assert connected
         try:
-            history = await socket.receive_json_from(timeout=5)
+            history = await socket.receive_json_from(timeout=WAIT)
             # A batch overlapping what the history held (a resumed walk replays its last steps).
             await sync_to_async(broadcast)(
                 run.pk,
@@ -106,9 +107,9 @@ def test_history_first_then_live_steps_without_gaps_or_duplicates(client: Client
                     "events": [event(3, 55.0, accepted=True).as_dict(), event(4, 54.0, best=55.0).as_dict()],
                 },
             )
-            overlap = await socket.receive_json_from(timeout=5)
+            overlap = await socket.receive_json_from(timeout=WAIT)
             await sync_to_async(record)(run, "neutral", event(5, 60.0, accepted=True))
-            live = await socket.receive_json_from(timeout=5)
+            live = await socket.receive_json_from(timeout=WAIT)
             return history, overlap, live
         finally:
             await socket.disconnect()
@@ -129,13 +130,13 @@ def test_a_socket_hears_only_its_own_run(client: Client, operator) -> None:
 
     async def scenario() -> tuple[bool, dict]:
         socket = communicator(watched.pk, cookie)
-        await socket.connect(timeout=5)
+        await socket.connect(timeout=WAIT)
         try:
-            await socket.receive_json_from(timeout=5)  # the (empty) history
+            await socket.receive_json_from(timeout=WAIT)  # the (empty) history
             await sync_to_async(record)(other, "amable", event(1, 40.0, accepted=True))
             silent = await socket.receive_nothing(timeout=1)
             await sync_to_async(record)(watched, "neutral", event(1, 41.0, accepted=True))
-            return silent, await socket.receive_json_from(timeout=5)
+            return silent, await socket.receive_json_from(timeout=WAIT)
         finally:
             await socket.disconnect()
 
@@ -162,12 +163,12 @@ def test_a_socket_idle_longer_than_redis_blocking_reads_still_hears_the_run(clie
 
     async def scenario() -> dict:
         socket = communicator(run.pk, cookie)
-        await socket.connect(timeout=5)
+        await socket.connect(timeout=WAIT)
         try:
-            await socket.receive_json_from(timeout=5)
+            await socket.receive_json_from(timeout=WAIT)
             assert await socket.receive_nothing(timeout=7)  # idle through at least one blocking read
             await sync_to_async(record)(run, "neutral", event(1, 42.0, accepted=True))
-            return await socket.receive_json_from(timeout=5)
+            return await socket.receive_json_from(timeout=WAIT)
         finally:
             await socket.disconnect()
 
@@ -191,12 +192,12 @@ def test_a_runs_error_reaches_each_watcher_in_their_language(client: Client, ope
         sockets = [communicator(run.pk, spanish_cookie), communicator(run.pk, english_cookie)]
         heard = []
         for socket in sockets:
-            assert (await socket.connect(timeout=5))[0]
-            await socket.receive_json_from(timeout=5)  # the history: no error yet
+            assert (await socket.connect(timeout=WAIT))[0]
+            await socket.receive_json_from(timeout=WAIT)  # the history: no error yet
         try:
             await sync_to_async(fail_the_run)(run, Message("Stage 1: {problem}", {"problem": shortage}))
             for socket in sockets:
-                status = await socket.receive_json_from(timeout=5)
+                status = await socket.receive_json_from(timeout=WAIT)
                 heard.append((status["run"]["error"], status["run"]["styles"][0]["error"]))
             return heard
         finally:
