@@ -3,6 +3,7 @@ with its keys file, its key from the environment, and its bounded queue and time
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import sys
@@ -119,6 +120,26 @@ def test_the_seeds_curl_switches_the_style_and_speech_follows(tts_server: str) -
     audio, rate = sf.read(io.BytesIO(spoken.content))
     assert rate == 24_000 and 0.7 < len(audio) / rate < 4
     assert httpx.get(f"{tts_server}/health", timeout=10).json()["active"] == "empatico"
+
+
+def test_captioned_speech_from_the_worker_processes(tts_server: str) -> None:
+    """The worker processes time the words with the PyTorch predictor they load when first asked."""
+    response = httpx.post(
+        f"{tts_server}/v1/audio/captioned_speech",
+        json={
+            "input": "Le llamo por su pedido 4521. Un momento, por favor.",
+            "voice": "neutral",
+            "response_format": "wav",
+        },
+        headers=bearer("client"),
+        timeout=180,
+    )
+
+    assert response.status_code == 200, response.text
+    audio, rate = sf.read(io.BytesIO(base64.b64decode(response.json()["audio"])))
+    words = response.json()["timestamps"]
+    assert [w["word"] for w in words][5:10] == ["cuatro", "mil", "quinientos", "veintiuno.", "Un"]
+    assert 0 < words[0]["start_time"] < words[-1]["end_time"] <= len(audio) / rate
 
 
 def test_refusals_are_json_with_a_reason(tts_server: str) -> None:

@@ -3,6 +3,7 @@ who may call it (API keys, origins, body types); the real app on the real onnx s
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from collections.abc import Callable
@@ -14,7 +15,9 @@ import soundfile as sf
 import torch
 from starlette.testclient import TestClient
 
-from voicelab.engine.synthesis import SynthesisPool
+from voicelab.engine.assets import ModelAssets
+from voicelab.engine.g2p import spoken_text
+from voicelab.engine.synthesis import CHUNK_PAUSE_SECONDS, SynthesisPool
 from voicelab.engine.tts_app import create_app
 from voicelab.engine.tts_keys import CLIENT, OPERATOR, KeyRing, PublishedKey, key_hash, new_key, write_keys_file
 from voicelab.engine.tts_service import MAX_TEXT_CHARS, ServiceError, ServiceLimits, TTSService
@@ -186,6 +189,7 @@ ROUTES = {
     "reload": ("POST", "/reload", {}),
     "speech": ("POST", "/v1/audio/speech", {"json": {"model": "tts-1", "input": TEXT, "voice": "amable"}}),
     "openai_voices": ("GET", "/v1/audio/voices", {}),
+    "captioned": ("POST", "/v1/audio/captioned_speech", {"json": {"input": TEXT, "voice": "amable"}}),
 }
 REFUSED = {**dict.fromkeys(ROUTES, 401), "health": 200}
 ALLOWED = dict.fromkeys(ROUTES, 200)
@@ -337,6 +341,43 @@ def test_each_style_speaks_at_its_own_pace_and_speed_multiplies_it(client: TestC
     paces = client.get("/v1/audio/voices").json()["styles"]
     expected = {"neutral": 1.0, "amable": 0.95, "empatico": 0.9, "profesional": 1.05}
     assert {style: v["pace"] for style, v in paces.items()} == expected
+
+
+def test_captioned_speech_gives_each_words_time_in_its_audio(client: TestClient) -> None:
+    """Two sentences and a number: every spoken word in order, each within the audio, the
+    pause between the sentences between their words, the audio in the asked format."""
+    text = "Su cita es el 3 de marzo. Gracias por su paciencia."
+    response = client.post(
+        "/v1/audio/captioned_speech", json={"input": text, "voice": "amable", "response_format": "flac"}
+    )
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    audio, rate = sf.read(io.BytesIO(base64.b64decode(answer["audio"])))
+    assert (answer["audio_format"], answer["voice"], rate) == ("flac", "amable", 24_000)
+    words = answer["timestamps"]
+    assert [w["word"] for w in words] == spoken_text(text).split() and words[4]["word"] == "tres"  # "3"
+    times = [t for w in words for t in (w["start_time"], w["end_time"])]
+    assert times == sorted(times) and times[0] > 0 and times[-1] <= len(audio) / rate
+    gap = words[7]["start_time"] - words[6]["end_time"]  # "marzo." … "Gracias"
+    assert gap >= CHUNK_PAUSE_SECONDS
+
+
+def test_captioned_speech_without_the_pytorch_weights_says_what_is_missing(
+    onnx_synthesizer, kokoro_assets, tmp_path: Path, keys: KeyRing
+) -> None:
+    folder = tmp_path / "models"  # the same models folder, but for the PyTorch weights
+    folder.mkdir()
+    for entry in kokoro_assets.root.iterdir():
+        if entry != kokoro_assets.torch_weights:
+            (folder / entry.name).symlink_to(entry)
+    service = tts_service(onnx_synthesizer, ModelAssets(folder), tmp_path / ".env")
+    client = TestClient(create_app(service, keys=keys), headers=bearer("client"))
+
+    response = client.post("/v1/audio/captioned_speech", json={"input": TEXT})
+
+    assert response.status_code == 501 and "fetch_models" in response.json()["error"]
+    assert client.post("/v1/audio/speech", json={"input": TEXT}).status_code == 200  # audio alone still works
 
 
 def test_a_deploy_may_carry_the_measured_pace(client: TestClient, deploy: Callable[..., Path]) -> None:

@@ -30,10 +30,15 @@ def _espeak():  # noqa: ANN202 - misaki has no type stubs
     return espeak.EspeakG2P(language="es")
 
 
+def spoken_text(text: str) -> str:
+    """The words as they are spoken (numbers written out), one space apart: what is phonemized."""
+    return " ".join(spell_numbers(text).split())
+
+
 @lru_cache(maxsize=4096)
 def phonemize(text: str) -> str:
     """IPA phonemes of a Spanish text, as Kokoro's vocabulary spells them."""
-    cleaned = " ".join(spell_numbers(text).split())
+    cleaned = spoken_text(text)
     if not cleaned:
         raise G2PError("The text is empty.")
     with _ESPEAK_LOCK:

@@ -130,6 +130,11 @@ class Synthesizer(ABC):
     def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
         """Audio for one checked chunk with one style row [1, 256] (see ``render``)."""
 
+    @abstractmethod
+    def durations(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
+        """Kokoro's predicted frames per token (the pad tokens at both ends included) for one
+        chunk: when each phoneme is spoken, for word timestamps."""
+
     def render(self, phonemes: str, voice: torch.Tensor, *, speed: float = 1.0) -> np.ndarray:
         """One utterance of at most 510 phonemes, exactly as the model outputs it."""
         _check_speed(speed)
@@ -185,12 +190,26 @@ class OnnxSynthesizer(Synthesizer):
             str(assets.onnx_model), sess_options=options, providers=[*providers, "CPUExecutionProvider"]
         )
         self._kokoro = Kokoro.from_session(session, voices_path=str(assets.voices_npz), vocab_config=str(assets.config))
+        self._timing: TorchSynthesizer | None = None
 
     def render_style(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
         # A voice of a single row: kokoro-onnx then uses exactly the row chosen by style_row.
         voice = style.reshape(1, 1, -1).numpy()
         audio, _ = self._kokoro.create(phonemes, voice=voice, speed=speed, is_phonemes=True, trim=False)
         return np.asarray(audio, dtype=np.float32)
+
+    def durations(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
+        """From the PyTorch model's duration predictor (the int8 graph outputs audio only),
+        loaded the first time timings are asked for: a few hundred MB a worker, only if used.
+        They may differ from the int8 model's by a frame here and there."""
+        if self._timing is None:
+            if not self.assets.torch_weights.is_file():
+                raise SynthesisError(
+                    f"Word timings need Kokoro's PyTorch weights ({self.assets.torch_weights.name}), "
+                    "which this service's models folder lacks: fetch them (manage.py fetch_models)."
+                )
+            self._timing = TorchSynthesizer(self.assets, self.config)
+        return self._timing.durations(phonemes, style, speed)
 
 
 @dataclass
@@ -241,6 +260,25 @@ class TorchSynthesizer(Synthesizer):
     def render_styles(self, phonemes: str, styles: list[torch.Tensor], speed: float = 1.0) -> list[np.ndarray]:
         return [audio.cpu().numpy() for audio in self.forward(phonemes, styles, speed)]
 
+    @torch.no_grad()
+    def durations(self, phonemes: str, style: torch.Tensor, speed: float = 1.0) -> np.ndarray:
+        text = self._text_side(tuple(self.token_ids(phonemes)))
+        _, pred_dur = self._predict_durations(text, style.reshape(1, -1).to(self.device), speed)
+        return pred_dur[0].cpu().numpy()
+
+    def _predict_durations(
+        self, text: _TextSide, ref_s: torch.Tensor, speed: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prosody encoding ``d`` of each style row [voices, tokens, ·] and its rounded
+        frames per token [voices, tokens], as ``KModel.forward_with_tokens`` computes them."""
+        count, model = ref_s.shape[0], self.model
+        s = ref_s[:, 128:]
+        lengths = text.lengths.expand(count)
+        d = model.predictor.text_encoder(text.d_en.expand(count, -1, -1), s, lengths, text.mask.expand(count, -1))
+        x, _ = model.predictor.lstm(d)
+        duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1) / speed
+        return d, torch.round(duration.detach()).clamp(min=1).long()
+
     def forward(self, phonemes: str, styles: list[torch.Tensor], speed: float = 1.0) -> list[torch.Tensor]:
         """The audio of each style row as tensors; run outside ``no_grad`` it is differentiable
         with respect to the rows (durations are rounded: the gradient flows through the pitch and
@@ -249,11 +287,7 @@ class TorchSynthesizer(Synthesizer):
         model, count = self.model, len(styles)
         ref_s = torch.cat([s.reshape(1, -1) for s in styles]).to(self.device)
         s = ref_s[:, 128:]
-        lengths = text.lengths.expand(count)
-        d = model.predictor.text_encoder(text.d_en.expand(count, -1, -1), s, lengths, text.mask.expand(count, -1))
-        x, _ = model.predictor.lstm(d)
-        duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1) / speed
-        pred_dur = torch.round(duration.detach()).clamp(min=1).long()  # [voices, tokens]
+        d, pred_dur = self._predict_durations(text, ref_s, speed)  # pred_dur: [voices, tokens]
         alignment = _alignment(pred_dur)  # [voices, tokens, frames]
         en = d.transpose(-1, -2) @ alignment
         f0, noise = model.predictor.F0Ntrain(en, s)
@@ -325,6 +359,11 @@ def _render_job(job: RenderJob) -> np.ndarray:
     return _worker.render_style(job.phonemes, job.style, job.speed)
 
 
+def _durations_job(job: RenderJob) -> np.ndarray:
+    assert _worker is not None, "the pool initializer creates the worker's synthesizer"
+    return _worker.durations(job.phonemes, job.style, job.speed)
+
+
 class SynthesisPool:
     """Renders many utterances over ``config.processes`` processes of ``config.threads`` each.
 
@@ -375,6 +414,12 @@ class SynthesisPool:
         if self.local is not None:
             return self._executor.submit(self.local.render_style, job.phonemes, job.style, job.speed)
         return self._executor.submit(_render_job, job)
+
+    def submit_durations(self, job: RenderJob) -> Future[np.ndarray]:
+        """``job``'s predicted frames per token (``Synthesizer.durations``), like ``submit``."""
+        if self.local is not None:
+            return self._executor.submit(self.local.durations, job.phonemes, job.style, job.speed)
+        return self._executor.submit(_durations_job, job)
 
     def close(self) -> None:
         self._executor.shutdown(cancel_futures=True)

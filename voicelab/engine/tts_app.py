@@ -6,6 +6,9 @@ agents and bots call.
   a stock voice, or a weighted mix like ``amable(2)+neutral(1)``), ``response_format`` (``mp3``,
   ``opus``, ``wav``, ``pcm``, ``flac``), ``speed`` (times the style's own pace) and ``stream``
   (default on where the format streams: audio is sent sentence by sentence as it is rendered);
+- ``POST /v1/audio/captioned_speech``: the same body, answered whole as JSON: the audio
+  (base64) and each word's ``start_time``/``end_time`` in seconds (Kokoro-FastAPI's shape),
+  from Kokoro's predicted durations, for subtitles and barge-in;
 - ``GET /v1/audio/voices``: the styles, what backs each, and the stock voices;
 - ``POST /synthesize`` JSON ``{text, style?, speed?}`` → 24 kHz mono WAV (the seed's API);
 - ``POST /set_voice?style=empatico`` switches the default style at run time;
@@ -20,6 +23,7 @@ reloading an operator key, synthesizing and listing any valid key. Every refusal
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial, wraps
@@ -216,6 +220,28 @@ async def _speak(service: TTSService, queue: SynthesisQueue, speech: SpeechReque
     return StreamingResponse(rest(), media_type=media_type, headers=headers)
 
 
+async def _captioned(service: TTSService, queue: SynthesisQueue, speech: SpeechRequest) -> JSONResponse:
+    """The whole audio (base64, in the asked format) and when each word is spoken in it, in
+    the shape of Kokoro-FastAPI's captioned speech: for subtitles, and to know where a caller
+    interrupted (barge-in)."""
+    service.check_timings()
+    voice = service.voice(speech.voice)
+    jobs = await run_in_threadpool(service.jobs, speech.text, voice, speed=speech.speed)
+    async with queue.admitted() as deadline:
+        audio, timings = await queue.render_timed(speech.text, jobs, deadline)
+    encoder = Encoder(FORMATS[speech.format], stream=False)
+    encoder.feed(audio)
+    return JSONResponse(
+        {
+            "audio": base64.b64encode(encoder.finish()).decode("ascii"),
+            "audio_format": speech.format,
+            "voice": voice.name,
+            "timestamps": [timing.as_dict() for timing in timings],
+        },
+        headers={"X-Voice": voice.name},
+    )
+
+
 def create_app(service: TTSService, *, keys: KeyRing, limits: ServiceLimits = ServiceLimits()) -> Starlette:
     """The HTTP face of ``service``; every refusal is JSON ``{"error": message}``."""
     queue = SynthesisQueue(limits, service.pool)
@@ -262,10 +288,12 @@ def create_app(service: TTSService, *, keys: KeyRing, limits: ServiceLimits = Se
             return _error(exc)
         return JSONResponse(service.describe())
 
-    def speech_route(parse: Callable[[object], SpeechRequest]) -> Endpoint:
+    def speech_route(
+        parse: Callable[[object], SpeechRequest], answer: Callable[..., Awaitable[Response]] = _speak
+    ) -> Endpoint:
         async def speak(request: Request) -> Response:
             try:
-                return await _speak(service, queue, parse(await _json(request)))
+                return await answer(service, queue, parse(await _json(request)))
             except ServiceError as exc:
                 return _error(exc)
 
@@ -286,6 +314,11 @@ def create_app(service: TTSService, *, keys: KeyRing, limits: ServiceLimits = Se
             Route(
                 "/v1/audio/speech",
                 guard(speech_route(SpeechRequest.from_openai), needs=CLIENT, json_body=True),
+                methods=["POST"],
+            ),
+            Route(
+                "/v1/audio/captioned_speech",
+                guard(speech_route(SpeechRequest.from_openai, _captioned), needs=CLIENT, json_body=True),
                 methods=["POST"],
             ),
             Route("/v1/audio/voices", guard(openai_voices, needs=CLIENT), methods=["GET"]),

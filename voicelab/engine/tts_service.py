@@ -44,12 +44,14 @@ from voicelab.engine.styles import get_style
 from voicelab.engine.synthesis import (
     MAX_SPEED,
     MIN_SPEED,
+    SAMPLE_RATE,
     RenderJob,
     SynthesisError,
     SynthesisPool,
     pause,
     sentence_chunks,
 )
+from voicelab.engine.timestamps import TimedChunk, WordTiming, word_timings
 from voicelab.engine.voice_mix import MixError, blend, parse_mix
 from voicelab.engine.voices import VoiceError, load_voice
 
@@ -237,6 +239,16 @@ class TTSService:
         except (SynthesisError, G2PError) as exc:
             raise ServiceError(str(exc)) from None
 
+    def check_timings(self) -> None:
+        """Word timings come from the PyTorch model's duration predictor: refused (501) up
+        front when the models folder lacks its weights, rather than after rendering."""
+        if not self._assets.torch_weights.is_file():
+            raise ServiceError(
+                f"Word timings need Kokoro's PyTorch weights ({self._assets.torch_weights.name}), which this "
+                "service's models folder lacks: fetch them (manage.py fetch_models), or ask for audio alone.",
+                status=501,
+            )
+
     def describe(self) -> dict:
         deployment = self.deployment
         return {
@@ -324,17 +336,40 @@ class SynthesisQueue:
             for index in range(len(jobs)):
                 while len(submitted) < min(len(jobs), index + LOOKAHEAD):
                     submitted.append(self.pool.submit(jobs[len(submitted)]))
-                remaining = deadline - time.monotonic()
-                try:
-                    audio = await asyncio.wait_for(asyncio.wrap_future(submitted[index]), max(remaining, 0.001))
-                except TimeoutError:
-                    raise ServiceError(
-                        f"No answer within {self.limits.timeout:g} s: the service is overloaded or the text too long.",
-                        status=504,
-                    ) from None
-                except SynthesisError as exc:
-                    raise ServiceError(str(exc)) from None
+                audio = await self._by(deadline, submitted[index])
                 yield audio if index == len(jobs) - 1 else np.concatenate([audio, pause()])
         finally:
             for job in submitted:
                 job.cancel()  # those not started yet; a disconnected caller's too
+
+    async def render_timed(
+        self, text: str, jobs: list[RenderJob], deadline: float
+    ) -> tuple[np.ndarray, list[WordTiming]]:
+        """The whole audio of ``text`` (its ``jobs``) and when each of its words is spoken."""
+        durations = [self.pool.submit_durations(job) for job in jobs]
+        pieces: list[np.ndarray] = []
+        chunks: list[TimedChunk] = []
+        try:
+            async for audio in self.render(jobs, deadline):
+                job = jobs[len(chunks)]
+                spoken = len(audio) - (len(pause()) if len(chunks) < len(jobs) - 1 else 0)
+                offset = sum(len(piece) for piece in pieces) / SAMPLE_RATE
+                frames = await self._by(deadline, durations[len(chunks)])
+                chunks.append(TimedChunk(job.phonemes, frames, offset, spoken / SAMPLE_RATE))
+                pieces.append(audio)
+        finally:
+            for future in durations:
+                future.cancel()
+        return np.concatenate(pieces), word_timings(text, chunks, self.pool.vocab)
+
+    async def _by(self, deadline: float, future: Future[np.ndarray]) -> np.ndarray:
+        """``future``'s result by ``deadline``, else a 504; a synthesis error is the caller's 400."""
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), max(deadline - time.monotonic(), 0.001))
+        except TimeoutError:
+            raise ServiceError(
+                f"No answer within {self.limits.timeout:g} s: the service is overloaded or the text too long.",
+                status=504,
+            ) from None
+        except SynthesisError as exc:
+            raise ServiceError(str(exc)) from None
