@@ -23,7 +23,7 @@ def messages_to_texts(apps, schema_editor) -> None:
 
     for name in ("DistillationRun", "StyleRun"):
         model = apps.get_model("distillation", name)
-        for pk, problem in model.objects.exclude(problem=None).values_list("pk", "problem"):
+        for pk, problem in model.objects.filter(problem__isnull=False).values_list("pk", "problem"):
             model.objects.filter(pk=pk).update(error=str(Message.from_dict(problem)))
 
 
