@@ -9,7 +9,8 @@ core on a CPU), then prints two tables, streamed and whole side by side:
    total time and real-time factor (seconds of audio per second of wall time), median of 3;
 2. ``--clients`` callers speaking one-sentence and three-sentence texts back to back for
    ``--seconds``: requests answered, p50/p95 latency, p50/p95 time to first audio, 503s (a full
-   queue, counted apart), other errors, and the service's peak memory (its processes' VmHWM).
+   queue, counted apart), other errors, and the service's peak memory (its processes' VmHWM);
+3. the whole WAV alone and with its word timings (``/v1/audio/captioned_speech``), side by side.
 
 This is a measurement, not a test: nothing here asserts on a timing.
 """
@@ -89,6 +90,27 @@ class Load:
     busy: int = 0
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def captioned(client: httpx.Client, url: str, text: str) -> float:
+    """Seconds for the whole WAV with its word timings (``/v1/audio/captioned_speech``)."""
+    started = time.perf_counter()
+    response = client.post(f"{url}/v1/audio/captioned_speech", json={"input": text, "response_format": "wav"})
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+def timings_table(client: httpx.Client, url: str) -> None:
+    print("\n3. Word timings: the whole WAV alone and with its timings (median of 3)\n")
+    cold = captioned(client, url, TEXTS["1 sentence"])  # a worker loads the duration predictor
+    print(f"first captioned request (loads the PyTorch predictor in a worker): {cold:.2f} s")
+    print(f"{'text':<12} {'wav s':>7} {'captioned s':>12} {'ratio':>6}")
+    for label, text in TEXTS.items():
+        for _ in range(2):  # every worker has its predictor before the timing
+            captioned(client, url, text)
+        whole = statistics.median(speak(client, url, text, "wav", stream=False).total for _ in range(3))
+        timed = statistics.median(captioned(client, url, text) for _ in range(3))
+        print(f"{label:<12} {whole:>7.2f} {timed:>12.2f} {timed / whole:>6.2f}")
 
 
 def caller(url: str, key: str, index: int, until: float, load: Load, *, stream: bool) -> None:
@@ -196,6 +218,8 @@ def main() -> None:
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
                 formats_table(client, url)
             load_table(url, key, server.pid, clients=args.clients, seconds=args.seconds)
+            with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+                timings_table(client, url)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -15,6 +15,7 @@ import torch
 
 from voicelab.engine.errors import EngineError
 from voicelab.engine.files import atomic_path
+from voicelab.engine.messages import Message
 
 VOICE_SHAPE = (510, 1, 256)
 MAX_PHONEMES = VOICE_SHAPE[0]
@@ -32,12 +33,22 @@ def check_voice(voice: torch.Tensor | np.ndarray, *, source: str = "voice") -> t
     if tuple(tensor.shape) == (VOICE_SHAPE[0], VOICE_SHAPE[2]):
         tensor = tensor.unsqueeze(1)  # some exports drop the batch axis
     if tuple(tensor.shape) != VOICE_SHAPE:
-        raise VoiceError(f"{source} has shape {list(tensor.shape)}; a Kokoro voice is {list(VOICE_SHAPE)}.")
+        raise VoiceError(
+            Message(
+                "{source} has shape {shape}; a Kokoro voice is {expected}.",
+                {"source": source, "shape": str(list(tensor.shape)), "expected": str(list(VOICE_SHAPE))},
+            )
+        )
     if not tensor.is_floating_point():
-        raise VoiceError(f"{source} holds {tensor.dtype} values; a Kokoro voice holds floats.")
+        raise VoiceError(
+            Message(
+                "{source} holds {kind} values; a Kokoro voice holds floats.",
+                {"source": source, "kind": str(tensor.dtype)},
+            )
+        )
     tensor = tensor.to(torch.float32).contiguous()
     if not torch.isfinite(tensor).all():
-        raise VoiceError(f"{source} contains NaN or infinite values.")
+        raise VoiceError(Message("{source} contains NaN or infinite values.", {"source": source}))
     return tensor
 
 
@@ -45,17 +56,24 @@ def load_voice(path: str | Path, *, key: str | None = None) -> torch.Tensor:
     """Read a voice from ``.pt``, ``.npy``, ``.npz`` (``key`` names the voice) or raw ``.bin``."""
     path = Path(path)
     if not path.is_file():
-        raise VoiceError(f"Voice file {path} does not exist.")
+        raise VoiceError(Message("Voice file {path} does not exist.", {"path": str(path)}))
     loaders = {".pt": _load_pt, ".npy": _load_npy, ".npz": lambda p: _load_npz(p, key), ".bin": _load_bin}
     loader = loaders.get(path.suffix.lower())
     if loader is None:
-        raise VoiceError(f"{path.name}: voices are read from {', '.join(VOICE_SUFFIXES)} files.")
+        raise VoiceError(
+            Message(
+                "{name}: voices are read from {suffixes} files.",
+                {"name": path.name, "suffixes": ", ".join(VOICE_SUFFIXES)},
+            )
+        )
     try:
         raw = loader(path)
     except VoiceError:
         raise
     except Exception as exc:  # noqa: BLE001 - every reader has its own error types
-        raise VoiceError(f"{path.name} is not a readable voice file: {exc}") from None
+        raise VoiceError(
+            Message("{name} is not a readable voice file: {reason}", {"name": path.name, "reason": str(exc)})
+        ) from None
     return check_voice(raw, source=path.name)
 
 
@@ -63,7 +81,9 @@ def _load_pt(path: Path) -> torch.Tensor:
     # weights_only: a .pt from elsewhere must not be able to run code when loaded.
     value = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(value, torch.Tensor):
-        raise VoiceError(f"{path.name} holds a {type(value).__name__}, not a voice tensor.")
+        raise VoiceError(
+            Message("{name} holds a {kind}, not a voice tensor.", {"name": path.name, "kind": type(value).__name__})
+        )
     return value
 
 
@@ -76,14 +96,21 @@ def _load_npz(path: Path, key: str | None) -> np.ndarray:
         names = list(archive.keys())
         name = key or (names[0] if len(names) == 1 else None)
         if name not in names:
-            raise VoiceError(f"{path.name} holds voices {', '.join(names)}: say which one.")
+            raise VoiceError(
+                Message("{name} holds voices {voices}: say which one.", {"name": path.name, "voices": ", ".join(names)})
+            )
         return archive[name]
 
 
 def _load_bin(path: Path) -> np.ndarray:
     expected = int(np.prod(VOICE_SHAPE)) * 4
     if path.stat().st_size != expected:
-        raise VoiceError(f"{path.name} is {path.stat().st_size} bytes; a raw voice is {expected}.")
+        raise VoiceError(
+            Message(
+                "{name} is {size} bytes; a raw voice is {expected}.",
+                {"name": path.name, "size": path.stat().st_size, "expected": expected},
+            )
+        )
     return np.fromfile(path, dtype="<f4").reshape(VOICE_SHAPE)
 
 
@@ -92,7 +119,7 @@ def save_voice(voice: torch.Tensor, path: str | Path) -> None:
     voice = check_voice(voice)
     path = Path(path)
     if path.suffix not in {".pt", ".npy", ".bin"}:
-        raise VoiceError(f"{path.name}: voices are saved as .pt, .npy or .bin.")
+        raise VoiceError(Message("{name}: voices are saved as .pt, .npy or .bin.", {"name": path.name}))
     with atomic_path(path) as temp:
         if path.suffix == ".pt":
             _torch_save(voice.clone(), temp)
