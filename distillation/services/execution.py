@@ -294,12 +294,17 @@ def status_from_walks(
             {
                 name: value
                 for i, (style, error) in enumerate(failed)
-                for name, value in ((f"style{i}", get_style(style).label), (f"problem{i}", Message.from_dict(error)))
+                for name, value in ((f"style{i}", get_style(style).label), (f"problem{i}", _walk_problem(error)))
             },
         )
     if cancel_requested or Status.CANCELLED in statuses:
         return Status.CANCELLED, None
     return Status.SUCCEEDED, None
+
+
+def _walk_problem(error: dict | None) -> Message:
+    """A failed walk's stored error; one failed before errors were kept may have none."""
+    return Message.from_dict(error) if error else Message("failed")
 
 
 def _update_run_status(run: DistillationRun) -> list[Job]:

@@ -259,3 +259,13 @@ def test_a_run_keeps_the_settings_it_was_launched_with(
     monkeypatch.setenv("VOICELAB_DISTILLATION_ALPHAS", "1.0")
     monkeypatch.setenv("VOICELAB_DISTILLATION_STEPS", "99")
     assert DistillationRun.objects.get(pk=run.pk).pipeline_config() == launched
+
+
+def test_a_failed_runs_error_names_each_failed_style_and_why() -> None:
+    died = Message("its worker died {attempts} times in a row", {"attempts": 3}).as_dict()
+    walks = [("failed", "neutral", died), ("succeeded", "amable", None), ("failed", "empatico", None)]
+    status, error = execution.status_from_walks(walks, cancel_requested=False)
+    # A walk failed before errors were kept (an upgrade mid-run) has none: it still reads.
+    assert status == Status.FAILED and str(error) == "Neutral: its worker died 3 times in a row; Empático: failed"
+    with translation.override("es"):
+        assert translated(error).endswith("; Empático: fallida")
