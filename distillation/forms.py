@@ -88,6 +88,10 @@ class StyleForm(forms.Form):
     style = forms.ChoiceField(choices=STYLE_CHOICES, error_messages={"invalid_choice": _("Unknown style “%(value)s”.")})
 
 
+class TryTTSForm(StyleForm):
+    text = forms.CharField(max_length=500, strip=True, error_messages={"required": _("Write something to hear.")})
+
+
 class BlindGuessForm(forms.Form):
     target_is = forms.ChoiceField(choices=[("a", "A"), ("b", "B")])
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("runs/<int:pk>/files/<path:name>", views.artifact, name="artifact"),
     path("tts/", views.tts_panel, name="tts"),
     path("tts/style/", views.switch_style, name="switch_style"),
+    path("tts/try/", views.tts_try, name="tts_try"),
     path("tts/keys/", views.tts_keys, name="tts_keys"),
     path("tts/keys/<int:pk>/revoke/", views.revoke_tts_key, name="revoke_tts_key"),
 ]

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from distillation import selectors
-from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm, TTSKeyForm
+from distillation.forms import BlindGuessForm, DeployForm, LaunchForm, StyleForm, TryTTSForm, TTSKeyForm
 from distillation.models import DistillationRun, TTSApiKey
 from distillation.services.material import Material, material
 from distillation.services.runs import (
@@ -25,6 +25,7 @@ from distillation.services.runs import (
     launch_run,
     resume_run,
     switch_style_of_tts,
+    try_tts,
 )
 from distillation.services.teacher import teacher_problem
 from distillation.services.tts_keys import create_key, revoke_key
@@ -269,6 +270,20 @@ def switch_style(request: HttpRequest) -> HttpResponse:
     except TTSUnavailable as exc:
         return error_response(request, translated(exc), status=502)
     return render(request, "distillation/_tts_panel.html", {"tts": selectors.tts_status()})
+
+
+@require_GET
+@can_view
+def tts_try(request: HttpRequest) -> HttpResponse:
+    """A text spoken by the service in a style, as a WAV the panel plays (it writes nothing)."""
+    form = TryTTSForm(request.GET)
+    if not form.is_valid():
+        return error_response(request, form_error(form))
+    try:
+        audio = try_tts(text=form.cleaned_data["text"], style=form.cleaned_data["style"])
+    except TTSUnavailable as exc:
+        return error_response(request, translated(exc), status=502)
+    return HttpResponse(audio, content_type="audio/wav")
 
 
 @never_cache

@@ -219,6 +219,32 @@
     if (!event.detail.successful && event.detail.elt.classList.contains("upload-form")) awaiting.delete(sentenceOf(event.detail.elt));
   });
 
+  // ---- the TTS panel: a text heard as the service speaks it now ----------------------------
+  // Fetched rather than set as the player's source, so that a refusal is read, not silent.
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!form.classList.contains("tts-try")) return;
+    event.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const response = await fetch(form.action + "?" + new URLSearchParams(new FormData(form)), { headers: { "HX-Request": "true" } });
+      if (!response.ok) {
+        toast(await response.text() || interpolate(gettext("The server refused the request (HTTP %s)."), [response.status]));
+        return;
+      }
+      const player = form.querySelector("audio");
+      if (player.src) URL.revokeObjectURL(player.src);
+      player.src = URL.createObjectURL(await response.blob());
+      player.hidden = false;
+      player.play().catch(() => {}); // a browser that blocks autoplay leaves the player to a click
+    } catch (error) {
+      toast(gettext("The lab could not be reached: check the connection and try again."));
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   // ---- recording ------------------------------------------------------------------------
   // Browsers record compressed audio (WebM/Opus) that libsndfile cannot read, so the take
   // is decoded here and sent as 16-bit PCM WAV, the format the lab stores anyway.

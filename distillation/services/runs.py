@@ -204,3 +204,9 @@ def switch_style_of_tts(*, style: str) -> dict:
     """Make ``style`` the TTS service's default voice; returns what it serves now."""
     get_style(style)
     return lab_tts_client().set_voice(style)
+
+
+def try_tts(*, text: str, style: str) -> bytes:
+    """``text`` as the TTS service speaks it in ``style`` now: what the call center will hear."""
+    get_style(style)
+    return lab_tts_client().speech(text, voice=style)

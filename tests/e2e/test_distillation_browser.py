@@ -131,6 +131,10 @@ def test_an_operator_launches_watches_validates_deploys_and_switches(
     page.locator("#tts-style").select_option("empatico")
     page.get_by_role("button", name="Cambiar estilo").click()
     expect(page.locator("#tts-active")).to_have_text("Empático")
+    # Heard as the service speaks it now: a WAV from the service, in the page's player.
+    page.get_by_label("Escuchar cómo suena").fill("Le llamo por su pedido 4521.")
+    page.locator("#tts-try").get_by_role("button", name="Escuchar").click()
+    page.wait_for_function("() => document.getElementById('tts-try-audio').duration > 1")
     page.screenshot(path=screenshot_dir / "distillation-report.png", full_page=True)
     assert httpx.get(f"{tts_service}/voices", headers=lab_key, timeout=10).json()["active"] == "empatico"
 

@@ -253,6 +253,20 @@ def test_a_finished_runs_report_ab_and_deploy(operator_client: Client, lab: Path
     assert unknown.status_code == 400 and "Unknown style" in unknown.content.decode()
 
 
+def test_hearing_a_style_says_why_when_it_cannot(operator_client: Client, annotator) -> None:
+    """The TTS panel's "Listen": the service's own WAV (the browser test plays it), else why not."""
+    url = reverse("distillation:tts_try")
+    unreachable = operator_client.get(url, {"text": "Hola.", "style": "amable"}, HTTP_HX_REQUEST="true")
+    assert unreachable.status_code == 502 and "could not be reached" in unreachable.content.decode()
+    empty = operator_client.get(url, {"text": "  ", "style": "amable"}, HTTP_HX_REQUEST="true")
+    assert empty.status_code == 400 and empty.content.decode() == "Write something to hear."
+    unknown = operator_client.get(url, {"text": "Hola.", "style": "alegre"}, HTTP_HX_REQUEST="true")
+    assert unknown.status_code == 400 and "Unknown style" in unknown.content.decode()
+    annotator_client = Client()
+    annotator_client.force_login(annotator)
+    assert annotator_client.get(url, {"text": "Hola.", "style": "amable"}).status_code == 403
+
+
 def test_pages_show_a_walk_whose_worker_died_as_interrupted_without_writing(
     operator_client: Client, lab: Path, operator, django_capture_on_commit_callbacks
 ) -> None:

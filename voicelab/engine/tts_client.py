@@ -32,7 +32,15 @@ class TTSClient:
     def reload(self) -> dict:
         return self._call("POST", "/reload")
 
+    def speech(self, text: str, *, voice: str) -> bytes:
+        """``text`` spoken by ``voice`` (a style, a stock voice or a mix): a whole 24 kHz WAV."""
+        body = {"input": text, "voice": voice, "response_format": "wav", "stream": False}
+        return self._request("POST", "/v1/audio/speech", json=body).content
+
     def _call(self, method: str, path: str, **options: object) -> dict:
+        return self._request(method, path, **options).json()
+
+    def _request(self, method: str, path: str, **options: object) -> httpx.Response:
         try:
             response = httpx.request(
                 method, f"{self.url}{path}", headers=self._headers, timeout=self.timeout, **options
@@ -40,10 +48,10 @@ class TTSClient:
         except httpx.HTTPError as exc:
             unreachable = "The TTS service at {url} could not be reached ({reason})."
             raise TTSUnavailable(Message(unreachable, {"url": self.url, "reason": str(exc)})) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"error": response.text[:200]}
         if response.status_code != 200:
-            raise TTSUnavailable(Message("The TTS service refused: {reason}", {"reason": str(body.get("error", body))}))
-        return body
+            try:
+                reason = response.json().get("error", response.text[:200])
+            except (ValueError, AttributeError):
+                reason = response.text[:200]
+            raise TTSUnavailable(Message("The TTS service refused: {reason}", {"reason": str(reason)}))
+        return response
