@@ -288,15 +288,14 @@ def status_from_walks(
         return (Status.INTERRUPTED if Status.INTERRUPTED in statuses else Status.RUNNING), None
     if Status.FAILED in statuses:
         failed = [(style, error) for status, style, error in walks if status == Status.FAILED]
-        each_style = "; ".join(f"{{style{i}}}: {{problem{i}}}" for i in range(len(failed)))
-        return Status.FAILED, Message(
-            each_style,
-            {
-                name: value
-                for i, (style, error) in enumerate(failed)
-                for name, value in ((f"style{i}", get_style(style).label), (f"problem{i}", _walk_problem(error)))
-            },
-        )
+        each = {
+            f"walk{i}": Message(
+                "{style}: {problem}", {"style": get_style(style).label, "problem": _walk_problem(error)}
+            )
+            for i, (style, error) in enumerate(failed)
+        }
+        joined = "; ".join(f"{{{name}}}" for name in each)
+        return Status.FAILED, Message(joined, each)
     if cancel_requested or Status.CANCELLED in statuses:
         return Status.CANCELLED, None
     return Status.SUCCEEDED, None

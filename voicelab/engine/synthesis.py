@@ -155,6 +155,16 @@ def pause() -> np.ndarray:
     return np.zeros(round(CHUNK_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
 
 
+def timings_unavailable(assets: ModelAssets) -> str | None:
+    """Why these models cannot time words (Kokoro's durations come from the PyTorch model), or None."""
+    if assets.torch_weights.is_file():
+        return None
+    return (
+        f"Word timings need Kokoro's PyTorch weights ({assets.torch_weights.name}), which this models "
+        "folder lacks: fetch them (manage.py fetch_models)."
+    )
+
+
 def sentence_chunks(phonemes: str) -> list[str]:
     """One chunk per sentence (a long one split at clauses, then words, under the limit): what a
     stream renders one by one, so the first sentence is heard while the next is rendered.
@@ -203,11 +213,8 @@ class OnnxSynthesizer(Synthesizer):
         loaded the first time timings are asked for: a few hundred MB a worker, only if used.
         They may differ from the int8 model's by a frame here and there."""
         if self._timing is None:
-            if not self.assets.torch_weights.is_file():
-                raise SynthesisError(
-                    f"Word timings need Kokoro's PyTorch weights ({self.assets.torch_weights.name}), "
-                    "which this service's models folder lacks: fetch them (manage.py fetch_models)."
-                )
+            if missing := timings_unavailable(self.assets):
+                raise SynthesisError(missing)
             self._timing = TorchSynthesizer(self.assets, self.config)
         return self._timing.durations(phonemes, style, speed)
 

@@ -42,6 +42,7 @@ from voicelab.engine.errors import EngineError
 from voicelab.engine.g2p import G2PError, phonemize
 from voicelab.engine.styles import get_style
 from voicelab.engine.synthesis import (
+    CHUNK_PAUSE_SECONDS,
     MAX_SPEED,
     MIN_SPEED,
     SAMPLE_RATE,
@@ -50,6 +51,7 @@ from voicelab.engine.synthesis import (
     SynthesisPool,
     pause,
     sentence_chunks,
+    timings_unavailable,
 )
 from voicelab.engine.timestamps import TimedChunk, WordTiming, word_timings
 from voicelab.engine.voice_mix import MixError, blend, parse_mix
@@ -242,12 +244,8 @@ class TTSService:
     def check_timings(self) -> None:
         """Word timings come from the PyTorch model's duration predictor: refused (501) up
         front when the models folder lacks its weights, rather than after rendering."""
-        if not self._assets.torch_weights.is_file():
-            raise ServiceError(
-                f"Word timings need Kokoro's PyTorch weights ({self._assets.torch_weights.name}), which this "
-                "service's models folder lacks: fetch them (manage.py fetch_models), or ask for audio alone.",
-                status=501,
-            )
+        if missing := timings_unavailable(self._assets):
+            raise ServiceError(f"{missing} Or ask for audio alone.", status=501)
 
     def describe(self) -> dict:
         deployment = self.deployment
@@ -349,14 +347,16 @@ class SynthesisQueue:
         durations = [self.pool.submit_durations(job) for job in jobs]
         pieces: list[np.ndarray] = []
         chunks: list[TimedChunk] = []
+        offset = 0.0
         try:
             async for audio in self.render(jobs, deadline):
-                job = jobs[len(chunks)]
-                spoken = len(audio) - (len(pause()) if len(chunks) < len(jobs) - 1 else 0)
-                offset = sum(len(piece) for piece in pieces) / SAMPLE_RATE
-                frames = await self._by(deadline, durations[len(chunks)])
-                chunks.append(TimedChunk(job.phonemes, frames, offset, spoken / SAMPLE_RATE))
+                index = len(chunks)
+                seconds = len(audio) / SAMPLE_RATE
+                spoken = seconds - (CHUNK_PAUSE_SECONDS if index < len(jobs) - 1 else 0.0)  # render's pause
+                frames = await self._by(deadline, durations[index])
+                chunks.append(TimedChunk(jobs[index].phonemes, frames, offset, spoken))
                 pieces.append(audio)
+                offset += seconds
         finally:
             for future in durations:
                 future.cancel()
